@@ -1,0 +1,34 @@
+"""archc: a declarative neural-network architecture compiler.
+
+    import archc
+    net = archc.load("specs/vgg.yaml", variant="D")     # validated, analysed; no torch
+    net.summary()                                        # the dict of `archc summary --json`
+    model = archc.compile("specs/vgg.yaml", variant="D") # a torch.nn.Module
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from archc.diagnostics import Diagnostic, SpecError
+from archc.network import Network
+
+__version__ = "0.1.0"
+
+
+def load(path: str | os.PathLike, variant: str | None = None) -> Network:
+    """Load, validate and analyse one variant of a spec; raise SpecError on problems."""
+    from archc.pipeline import load as load_graph
+
+    return Network(load_graph(path, variant))
+
+
+def compile(path: str | os.PathLike, variant: str | None = None, **kwargs: Any) -> Any:
+    """Build the PyTorch module of a spec's variant (imports torch)."""
+    from archc.backends.pytorch import compile_module
+
+    return compile_module(load(path, variant).graph, **kwargs)
+
+
+__all__ = ["load", "compile", "Network", "SpecError", "Diagnostic", "__version__"]

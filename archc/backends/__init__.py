@@ -1,0 +1,1 @@
+"""Backends: the only package that may import torch, onnx or graphviz (lazily)."""

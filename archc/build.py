@@ -1,0 +1,150 @@
+"""`archc build`: one folder per (spec, variant), every file written atomically.
+
+Each target renders its files in memory or into a private staging folder first; only when
+every target of a variant has succeeded are the files moved into `OUT/<folder>/`, each by
+an atomic rename. A failed or interrupted build therefore leaves earlier outputs as they
+were.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from archc.diagnostics import Reporter, SpecError, print_diagnostics
+from archc.ir.graph import Graph
+from archc.spec.loader import folder_name, load_spec
+
+#: Target name -> "module:function"; each function takes (graph, staging folder, options)
+#: and writes its files into the staging folder. Backends are imported only when used.
+TARGETS = {
+    "pytorch": "archc.backends.pytorch:write_target",
+    "onnx": "archc.backends.onnx:write_target",
+    "graphviz": "archc.backends.graphviz:write_target",
+    "summary": "archc.backends.summary_files:write_target",
+}
+#: Targets that read another target's output (ONNX exports the generated model.py).
+NEEDS = {"onnx": "pytorch"}
+
+
+class BuildError(Exception):
+    """A target failed for a reason that is not a spec problem (export, disk)."""
+
+
+def _target(name: str) -> Callable:
+    import importlib
+
+    module, function = TARGETS[name].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file through a temporary name in the same folder, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_graph(graph: Graph, out: Path, targets: list[str], check: bool = False) -> Path:
+    """Build one analysed variant into `out/<folder>/`; return that folder."""
+    folder = out / folder_name(graph.network, graph.variant)
+    ordered = [t for t in TARGETS if t in targets]
+    for target in list(ordered):
+        need = NEEDS.get(target)
+        if need and need not in ordered:
+            ordered.insert(ordered.index(target), need)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{folder.name}.staging-"))
+    try:
+        for target in ordered:
+            _target(target)(graph, staging, {"check": check})
+        produced = [p for p in sorted(staging.rglob("*")) if p.is_file()]
+        keep = {p for p in produced if _belongs(p.name, targets)}
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in produced:
+            if path in keep:
+                os.replace(path, folder / path.relative_to(staging))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+_FILES = {
+    "pytorch": ("__init__.py", "model.py"),
+    "onnx": ("model.onnx",),
+    "graphviz": ("graph.dot", "graph.svg"),
+    "summary": ("summary.json", "summary.md"),
+}
+
+
+def _belongs(name: str, targets: list[str]) -> bool:
+    return any(name in _FILES[t] for t in targets) or not any(
+        name in files for files in _FILES.values()
+    )
+
+
+def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Path,
+              targets: list[str], check: bool = False) -> bool:
+    """Build every requested (spec, variant); print diagnostics and progress; True if all ok."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    reporter = Reporter()
+    jobs = []
+    for path in specs:
+        try:
+            spec = load_spec(path, reporter)
+        except SpecError:
+            continue
+        names = spec.variant_names() if all_variants else [variant]
+        if variant is not None and not all_variants:
+            try:
+                spec.variant(variant, reporter)
+            except SpecError:
+                continue
+        jobs.extend((spec, name) for name in names)
+    if reporter.errors:
+        print_diagnostics(reporter.diagnostics, sys.stderr)
+        return False
+    console = Console(stderr=True)
+    ok = True
+    built: list[Path] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True, disable=len(jobs) < 2) as progress:
+        task = progress.add_task("building", total=len(jobs))
+        from archc.pipeline import analyse
+
+        for spec, name in jobs:
+            label = f"{spec.display} [{name or spec.default_variant()}]"
+            progress.update(task, description=f"building {label}")
+            variant_reporter = Reporter()
+            try:
+                graph = analyse(spec, name, variant_reporter)
+                built.append(build_graph(graph, out, targets, check))
+            except SpecError as exc:
+                ok = False
+                reporter.diagnostics.extend(exc.diagnostics)
+            except BuildError as exc:
+                ok = False
+                console.print(f"[red]error[/red]: {label}: {exc}", highlight=False)
+            reporter.diagnostics.extend(
+                d for d in variant_reporter.warnings if d not in reporter.diagnostics
+            )
+            progress.advance(task)
+    print_diagnostics(reporter.diagnostics, sys.stderr)
+    for folder in built:
+        console.print(f"wrote {folder}/", highlight=False)
+    return ok

@@ -1,0 +1,175 @@
+"""The `archc` command line (click). Backends are imported inside the commands that use them,
+so `archc check` and `archc summary` never import torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from archc.diagnostics import Reporter, SpecError, print_diagnostics
+
+
+def _fail(diagnostics) -> None:
+    print_diagnostics(diagnostics, sys.stderr)
+    sys.exit(1)
+
+
+def _analyse(spec_path: str, variant: str | None, reporter: Reporter):
+    from archc.pipeline import analyse
+    from archc.spec.loader import load_spec
+
+    spec = load_spec(spec_path, reporter)
+    return spec, analyse(spec, variant, reporter)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="archc")
+def main() -> None:
+    """archc: write a CNN once as YAML; get its analysis, PyTorch code, ONNX and diagrams."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--variant", "-v", help="Variant to check (default: the spec's default).")
+@click.option("--all-variants", is_flag=True, help="Check every variant of each spec.")
+def check(specs: tuple[str, ...], variant: str | None, all_variants: bool) -> None:
+    """Validate specs and print every diagnostic."""
+    from archc.spec.loader import load_spec
+    from archc.pipeline import analyse
+
+    reporter = Reporter()
+    checked = 0
+    for path in specs:
+        try:
+            spec = load_spec(path, reporter)
+        except SpecError:
+            continue
+        names = spec.variant_names() if all_variants else [variant]
+        for name in names:
+            try:
+                analyse(spec, name, reporter)
+                checked += 1
+            except SpecError:
+                pass
+    print_diagnostics(reporter.diagnostics, sys.stderr)
+    if reporter.errors:
+        sys.exit(1)
+    click.echo(f"ok: {checked} network{'s' if checked != 1 else ''} checked", err=True)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--variant", "-v", help="Variant to summarize.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the summary as Markdown.")
+def summary(spec: str, variant: str | None, as_json: bool, as_markdown: bool) -> None:
+    """Print a per-layer table (volumes, params, MACs, memory, receptive field) and totals."""
+    from archc.backends import summary as backend
+
+    if as_json and as_markdown:
+        raise click.UsageError("--json and --markdown are exclusive")
+    reporter = Reporter()
+    try:
+        _, graph = _analyse(spec, variant, reporter)
+    except SpecError as exc:
+        _fail(exc.diagnostics)
+    if reporter.warnings:
+        print_diagnostics(reporter.warnings, sys.stderr)
+    if as_json:
+        click.echo(backend.to_json(graph), nl=False)
+    elif as_markdown:
+        click.echo(backend.to_markdown(graph), nl=False)
+    else:
+        from rich.console import Console
+
+        backend.print_table(graph, Console(width=max(120, Console().width)))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+def variants(spec: str) -> None:
+    """List the spec's variants, the default first."""
+    from archc.spec.loader import load_spec
+
+    reporter = Reporter()
+    try:
+        loaded = load_spec(spec, reporter)
+    except SpecError as exc:
+        _fail(exc.diagnostics)
+    for name in loaded.variant_names():
+        click.echo(name)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors)."""
+    from archc.spec.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _spec_files(specs: tuple[str, ...]) -> list[str]:
+    files: list[str] = []
+    for item in specs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(str(p) for p in sorted(path.glob("*.yaml")))
+        else:
+            files.append(item)
+    return files
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
+@click.option("--variant", "-v", help="Variant to build (default: the spec's default).")
+@click.option("--all-variants", is_flag=True, help="Build every variant.")
+@click.option("-o", "--output", "out", default="build", show_default=True,
+              type=click.Path(file_okay=False), help="Folder to write into.")
+@click.option("--target", "targets", default=None,
+              help="Comma-separated: pytorch, onnx, graphviz, summary (default: all).")
+@click.option("--check", "run_checks", is_flag=True,
+              help="Verify the ONNX export (checker, shapes, onnxruntime parity).")
+def build(specs, variant, all_variants, out, targets, run_checks) -> None:
+    """Generate the model folder of each spec variant (model.py, model.onnx, graph, summary)."""
+    from archc.build import TARGETS, build_all
+
+    if variant and all_variants:
+        raise click.UsageError("--variant and --all-variants are exclusive")
+    chosen = list(TARGETS) if targets is None else [t.strip() for t in targets.split(",") if t]
+    unknown = [t for t in chosen if t not in TARGETS]
+    if unknown or not chosen:
+        raise click.UsageError(
+            f"unknown target {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}"
+        )
+    ok = build_all(_spec_files(specs), variant, all_variants, Path(out), chosen, run_checks)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--variant", "-v", help="Variant to draw.")
+@click.option("-o", "--output", "out", default=None, type=click.Path(dir_okay=False),
+              help="FILE.svg, .png, .pdf or .dot (default: build/<folder>/graph.svg).")
+@click.option("--collapse", type=int, default=None,
+              help="Draw blocks nested deeper than this level as single nodes (0: every block).")
+@click.option("--direction", type=click.Choice(["TB", "LR"]), default="TB", show_default=True,
+              help="Top-down or left-to-right.")
+def graph(spec, variant, out, collapse, direction) -> None:
+    """Draw the network with Graphviz."""
+    from archc.backends import graphviz as backend
+
+    reporter = Reporter()
+    try:
+        _, analysed = _analyse(spec, variant, reporter)
+    except SpecError as exc:
+        _fail(exc.diagnostics)
+    if reporter.warnings:
+        print_diagnostics(reporter.warnings, sys.stderr)
+    sys.exit(backend.draw_command(analysed, out, collapse=collapse, direction=direction))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Diagnostics: located, coded messages about a spec, and the printer that shows them.
+
+Every problem archc finds in a spec becomes a `Diagnostic`; nothing in the pipeline raises
+a Python exception at the user for a problem in their input. Stages collect diagnostics in a
+`Reporter` and stop (with `SpecError`) only at the end of a stage, so the user sees all
+problems at once, not just the first.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A place in a spec file: 1-based line and column."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem (or warning) about a spec, at a place, with a stable code."""
+
+    code: str
+    severity: str
+    message: str
+    span: Span
+    notes: tuple[str, ...] = ()
+
+    def format(self) -> str:
+        """Render as `FILE:LINE:COL: severity[CODE]: message`, notes indented below."""
+        head = f"{self.span}: {self.severity}[{self.code}]: {self.message}"
+        return "\n".join([head, *(f"    note: {note}" for note in self.notes)])
+
+
+class SpecError(Exception):
+    """Raised when a stage ends with errors; carries every diagnostic collected so far."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+@dataclass
+class Reporter:
+    """Collects diagnostics for one run; `check()` ends a stage if any error was seen."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    limit: int = 500
+
+    def error(self, code: str, message: str, span: Span, *notes: str) -> None:
+        """Record an error."""
+        self._add(Diagnostic(code, ERROR, message, span, tuple(n for n in notes if n)))
+
+    def warning(self, code: str, message: str, span: Span, *notes: str) -> None:
+        """Record a warning."""
+        self._add(Diagnostic(code, WARNING, message, span, tuple(n for n in notes if n)))
+
+    def _add(self, diagnostic: Diagnostic) -> None:
+        # A spec with thousands of repeated blocks can repeat one mistake thousands of times;
+        # past the limit the rest add nothing the user can act on.
+        if diagnostic not in self.diagnostics and len(self.diagnostics) < self.limit:
+            self.diagnostics.append(diagnostic)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """The errors collected so far."""
+        return [d for d in self.diagnostics if d.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """The warnings collected so far."""
+        return [d for d in self.diagnostics if d.severity == WARNING]
+
+    def check(self) -> None:
+        """Raise SpecError if any error has been recorded."""
+        if self.errors:
+            raise SpecError(self.diagnostics)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A 'did you mean' note for a misspelled word, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def print_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO) -> None:
+    """Print diagnostics one per line (sorted by place), then a count line."""
+    items = sorted(diagnostics, key=lambda d: (d.span, d.severity != ERROR, d.code))
+    for diagnostic in items:
+        print(diagnostic.format(), file=stream)
+    errors = sum(d.severity == ERROR for d in items)
+    warnings = len(items) - errors
+    if items:
+        print(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}", file=stream)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -1,0 +1,123 @@
+"""Graph, Node and Module: what a spec becomes once blocks, repeats and variants are expanded.
+
+Two views of one network:
+- the dataflow graph: `Graph.nodes` in execution order, each `Node` naming its input nodes;
+- the module tree: `Module`s (the root, Sequentials, block instances) whose children are
+  modules and nodes, in the order that decides PyTorch's module paths and state_dict keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archc.diagnostics import Span
+from archc.layers.base import LayerKind, Shape, Tensor
+
+INPUT = "input"
+LAYER = "layer"
+MERGE = "merge"
+
+
+@dataclass
+class Counts:
+    """What one layer costs, per example."""
+
+    params: int = 0
+    trainable_params: int = 0
+    buffer_elements: int = 0
+    macs: int = 0
+    activation_elements: int = 0
+    connections: int = 0
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field size and jump (input pixels per output step), per axis."""
+
+    size: tuple[int, int]
+    jump: tuple[int, int]
+
+
+@dataclass(eq=False)
+class Node:
+    """One primitive layer (or the graph's input) in the dataflow graph."""
+
+    id: int
+    kind: str
+    name: str
+    path: str
+    shape: Shape
+    span: Span
+    layer: LayerKind | None = None
+    fields: Any = None
+    inputs: list[int] = field(default_factory=list)
+    parent: Module | None = None
+    trainable: bool = True
+    init: str | None = None
+    tensors: list[Tensor] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+    receptive_field: ReceptiveField | None = None
+
+    @property
+    def type(self) -> str:
+        """The layer's YAML type name (`input` for the input node)."""
+        return self.layer.type if self.layer else INPUT
+
+
+@dataclass(eq=False)
+class Module:
+    """A container: the network itself, a Sequential, or an instance of a block."""
+
+    kind: str  # "root", "sequential" or "block"
+    name: str
+    path: str
+    span: Span
+    block: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    children: list[Module | Node] = field(default_factory=list)
+    input: int = 0
+    output: int = 0
+    parent: Module | None = None
+
+    def walk(self):
+        """Every module and node below this one, depth first, in order."""
+        for child in self.children:
+            yield child
+            if isinstance(child, Module):
+                yield from child.walk()
+
+
+@dataclass(eq=False)
+class Graph:
+    """A fully expanded, shape-checked network for one variant."""
+
+    network: str
+    variant: str
+    class_name: str
+    spec_path: str
+    input_shape: Shape
+    nodes: list[Node]
+    root: Module
+    output: int
+    description: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None
+    blocks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output_shape(self) -> Shape:
+        """The network's output volume."""
+        return self.nodes[self.output].shape
+
+    def layers(self) -> list[Node]:
+        """Every primitive layer (not the input), in execution order."""
+        return [n for n in self.nodes if n.kind != INPUT]
+
+    def consumers(self) -> dict[int, list[int]]:
+        """For each node id, the ids of the nodes that read its output."""
+        result: dict[int, list[int]] = {n.id: [] for n in self.nodes}
+        for node in self.nodes:
+            for source in node.inputs:
+                result[source].append(node.id)
+        return result

@@ -1,0 +1,101 @@
+"""Shared fields and arithmetic of the sliding-window pools (not a layer kind itself)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from archc.layers.base import (
+    FieldsModel,
+    LayerKind,
+    Pair,
+    Shape,
+    ShapeError,
+    Window,
+    describe_uneven,
+    fmt_pair,
+    spatial,
+    window_out,
+)
+
+
+class PoolFields(FieldsModel):
+    """Fields shared by `maxpool` and `avgpool`."""
+
+    kernel: Pair = Field(2, description="window size: an int or [height, width]")
+    stride: Pair | None = Field(None, description="step; defaults to the window size")
+    padding: Pair = Field(0, description="implicit padding on each side")
+    ceil_mode: bool = Field(False, description="round the output size up (GoogLeNet)")
+
+    @model_validator(mode="after")
+    def _check(self) -> PoolFields:
+        if self.stride is None:
+            object.__setattr__(self, "stride", self.kernel)
+        for name in ("kernel", "stride"):
+            if min(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {list(getattr(self, name))}")
+        if min(self.padding) < 0:
+            raise ValueError(f"padding cannot be negative, got {list(self.padding)}")
+        for p, k in zip(self.padding, self.kernel):
+            if p > k // 2:
+                raise ValueError(
+                    f"padding {fmt_pair(self.padding)} is more than half the window "
+                    f"{fmt_pair(self.kernel)} (PyTorch refuses it)"
+                )
+        return self
+
+
+class WindowPool(LayerKind):
+    """Base of the pools: PyTorch's pooling arithmetic, floor or ceil."""
+
+    family = "pool"
+
+    def _dilation(self, f: PoolFields) -> tuple[int, int]:
+        return getattr(f, "dilation", (1, 1))
+
+    def infer(self, f: PoolFields, inputs: list[Shape]) -> Shape:
+        c, h, w = spatial(inputs[0], self.type)
+        dilation = self._dilation(f)
+        outs = tuple(
+            window_out(size, k, s, p, d, f.ceil_mode)
+            for size, k, s, p, d in zip((h, w), f.kernel, f.stride, f.padding, dilation)
+        )
+        if min(outs) < 1:
+            raise ShapeError(
+                f"window {fmt_pair(f.kernel)} is larger than its padded input "
+                f"{h + 2 * f.padding[0]}x{w + 2 * f.padding[1]}",
+                "kernel",
+                code="E-SHAPE-KERNEL",
+            )
+        return (c, *outs)
+
+    def window(self, f: PoolFields, inputs: list[Shape]) -> Window:
+        return Window(f.kernel, f.stride, self._dilation(f))
+
+    def uneven(self, f: PoolFields, inputs: list[Shape]) -> str | None:
+        if f.ceil_mode:
+            return None
+        _, h, w = inputs[0]
+        out = self.infer(f, inputs)
+        return describe_uneven((h, w), out[1:], f, f.padding)
+
+    def describe(self, f: PoolFields) -> str:
+        text = f"{f.kernel[0]}x{f.kernel[1]}"
+        if f.stride != (1, 1):
+            text += f"/{fmt_pair(f.stride)}"
+        if max(f.padding):
+            text += f", pad {fmt_pair(f.padding)}"
+        if f.ceil_mode:
+            text += ", ceil"
+        return text
+
+    def _torch_args(self, f: PoolFields) -> list[str]:
+        from archc.layers.base import torch_pair
+
+        args = [torch_pair(f.kernel)]
+        if f.stride != f.kernel:
+            args.append(f"stride={torch_pair(f.stride)}")
+        if max(f.padding):
+            args.append(f"padding={torch_pair(f.padding)}")
+        if f.ceil_mode:
+            args.append("ceil_mode=True")
+        return args

@@ -1,0 +1,36 @@
+"""add: elementwise sum of volumes of the same shape (residual shortcuts)."""
+
+from __future__ import annotations
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, fmt_shape
+
+
+class AddFields(FieldsModel):
+    """`add` takes no fields; name its inputs.
+
+    ```yaml
+    - {type: add, inputs: [bn2, downsample]}
+    ```
+    """
+
+
+class Add(LayerKind):
+    """Elementwise sum of two or more volumes of equal shape (a residual merge)."""
+
+    type = "add"
+    Fields = AddFields
+    family = "merge"
+    min_inputs = 2
+    max_inputs = None
+
+    def infer(self, f: AddFields, inputs: list[Shape]) -> Shape:
+        if any(shape != inputs[0] for shape in inputs[1:]):
+            shapes = " and ".join(fmt_shape(s) for s in inputs)
+            raise ShapeError(f"inputs {shapes} differ", "inputs", code="E-SHAPE-ADD")
+        return inputs[0]
+
+    def describe(self, f: AddFields) -> str:
+        return "+"
+
+    def torch(self, f: AddFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        return TorchCode(None, call=" + ".join(f"{{{i}}}" for i in range(len(inputs))))

@@ -1,0 +1,260 @@
+"""What a layer kind is: its fields, its shape rule, its counts, and what backends need.
+
+A layer kind is a subclass of `LayerKind` with a `type` (its YAML name) and a pydantic
+`Fields` model; defining the subclass registers it. Everything archc knows about a kind
+lives in its one file under `archc/layers/`: the schema, the docs, the analysis and the
+code generators all ask the registry, and nothing outside `layers/` branches on a type name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+Shape = tuple[int, ...]
+
+REGISTRY: dict[str, LayerKind] = {}
+
+
+class ShapeError(Exception):
+    """A layer cannot take the volume it is given; `field` names the key at fault, if any."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "E-SHAPE"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+class FieldsModel(BaseModel):
+    """Base of every layer's fields: unknown keys are errors, values are checked strictly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _to_pair(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number or a [height, width] pair, not a boolean")
+    if isinstance(value, int):
+        return (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+    if isinstance(value, (list, tuple)):
+        raise ValueError(f"expected one number or a [height, width] pair, got {list(value)}")
+    return value
+
+
+Pair = Annotated[tuple[int, int], BeforeValidator(_to_pair)]
+"""An int for both axes, or [height, width]."""
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A learnable parameter or a buffer of a layer, named as in PyTorch's state_dict."""
+
+    name: str
+    shape: Shape
+    buffer: bool = False
+
+    @property
+    def numel(self) -> int:
+        """Number of elements."""
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window per spatial axis, for the receptive field pass."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int] = (1, 1)
+
+
+@dataclass
+class TorchCode:
+    """What the PyTorch backend writes for one layer.
+
+    `module` is a constructor expression (`nn.Conv2d(3, 64, kernel_size=3)`), or None for
+    work done in `forward` by `call` alone (merges). `call` is a format string over the
+    input variables `{0}`, `{1}` ... and `{self}` (the module attribute); the default
+    calls the module. `helpers` names helper classes (from `TORCH_HELPERS`) the code needs.
+    """
+
+    module: str | None
+    call: str = "{self}({0})"
+    #: A functional form (`torch.flatten({0}, 1)`) the backend may prefer outside Sequentials.
+    functional: str | None = None
+    helpers: tuple[str, ...] = ()
+    #: Whether `module` holds an `{inplace}` slot the backend fills where in-place is safe.
+    inplace: bool = False
+
+
+@dataclass
+class Layer:
+    """One concrete layer: its kind, validated fields and known input volumes."""
+
+    kind: LayerKind
+    fields: BaseModel
+    inputs: list[Shape] = field(default_factory=list)
+
+
+class LayerKind:
+    """Base class of layer kinds; subclasses register themselves by their `type`."""
+
+    type: ClassVar[str] = ""
+    Fields: ClassVar[type[BaseModel]] = FieldsModel
+    summary: ClassVar[str] = ""
+    #: Accepted numbers of inputs (merges take two or more).
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    #: False for layers that make no new tensor (in-place activations, views, eval dropout):
+    #: they are left out of activation_elements (CS231n's convention).
+    makes_tensor: ClassVar[bool] = True
+    #: Paper notation that stands for this kind: regex -> fields (strings name regex groups).
+    notation: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, other).
+    family: ClassVar[str] = "other"
+    #: Helper classes the generated PyTorch code may need, by name: standalone source.
+    torch_helpers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.type:
+            REGISTRY[cls.type] = cls()
+
+    # --- analysis -------------------------------------------------------------------
+    def infer(self, f: Any, inputs: list[Shape]) -> Shape:
+        """The output volume for these input volumes; raise ShapeError if impossible."""
+        return inputs[0]
+
+    def tensors(self, f: Any, inputs: list[Shape], out: Shape) -> list[Tensor]:
+        """Learnable parameters and buffers, in PyTorch's state_dict order."""
+        return []
+
+    def macs(self, f: Any, inputs: list[Shape], out: Shape) -> int:
+        """Multiply-accumulates of one example (conv and linear only, by convention)."""
+        return 0
+
+    def connections(self, f: Any, inputs: list[Shape], out: Shape) -> int:
+        """Connections in LeCun's sense: input-to-output links including the bias."""
+        return 0
+
+    def window(self, f: Any, inputs: list[Shape]) -> Window | None:
+        """The sliding window, for the receptive field; None if the layer is pointwise."""
+        return None
+
+    def uneven(self, f: Any, inputs: list[Shape]) -> str | None:
+        """A description of input pixels the window never covers, or None."""
+        return None
+
+    def describe(self, f: Any) -> str:
+        """Key hyperparameters in a few characters (`11x11/4, 96`)."""
+        return ""
+
+    # --- backends -------------------------------------------------------------------
+    def torch(self, f: Any, inputs: list[Shape], out: Shape) -> TorchCode:
+        """What the PyTorch backend writes for this layer."""
+        raise NotImplementedError(f"layer kind '{self.type}' has no PyTorch form")
+
+    def first_line(self) -> str:
+        """The kind's one-line description (its docstring's first line)."""
+        return (self.__doc__ or "").strip().splitlines()[0] if self.__doc__ else ""
+
+
+def match_notation(text: str) -> tuple[LayerKind, dict[str, Any]] | None:
+    """The layer kind and fields that paper notation such as `conv3-64` stands for."""
+    for kind in REGISTRY.values():
+        for pattern, template in kind.notation.items():
+            match = re.fullmatch(pattern, text, flags=re.IGNORECASE)
+            if match:
+                groups = match.groupdict()
+                fields = {
+                    key: (int(groups[value[1:]]) if isinstance(value, str)
+                          and value.startswith("$") else value)
+                    for key, value in template.items()
+                }
+                return kind, fields
+    return None
+
+
+# --- shared arithmetic ----------------------------------------------------------------
+
+
+def spatial(shape: Shape, layer: str) -> tuple[int, int, int]:
+    """Unpack a [C, H, W] volume, or explain that the layer needs one."""
+    if len(shape) != 3:
+        raise ShapeError(
+            f"{layer} needs a CxHxW volume, got {fmt_shape(shape)} "
+            "(a flattened vector cannot be convolved or pooled)",
+            code="E-SHAPE-RANK",
+        )
+    return shape  # type: ignore[return-value]
+
+
+def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
+    """PyTorch's output length of a window over one axis (floor or ceil mode)."""
+    span = dilation * (kernel - 1) + 1
+    numerator = size + 2 * pad - span
+    if numerator < 0:
+        return 0
+    if not ceil:
+        return numerator // stride + 1
+    out = -(-numerator // stride) + 1
+    # PyTorch drops a last window that would start inside the right padding only.
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def uncovered(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """How many trailing input pixels no window covers."""
+    last = (out - 1) * stride - pad + dilation * (kernel - 1)
+    return max(0, size - 1 - last)
+
+
+def describe_uneven(
+    axis_sizes: tuple[int, int], outs: tuple[int, int], f: Any, pad: tuple[int, int]
+) -> str | None:
+    """Explain which input rows/columns a window leaves unused, as the lecture computes."""
+    notes = []
+    for axis, name in ((0, "row"), (1, "column")):
+        size, out = axis_sizes[axis], outs[axis]
+        k, s, d = f.kernel[axis], f.stride[axis], getattr(f, "dilation", (1, 1))[axis]
+        left = uncovered(size, out, k, s, pad[axis], d)
+        if left:
+            span = d * (k - 1) + 1
+            exact = (size + 2 * pad[axis] - span) / s + 1
+            notes.append(
+                f"({size}+2*{pad[axis]}-{span})/{s}+1 = {exact:g}: the last {left} input "
+                f"{name}{'s' if left > 1 else ''} never reach the output"
+            )
+    return "; ".join(notes) or None
+
+
+def fmt_shape(shape: Shape) -> str:
+    """A volume in the lecture's notation: 55x55x96 (H x W x C), or 4096 for a vector."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return "x".join(str(s) for s in shape)
+
+
+def fmt_pair(pair: tuple[int, int]) -> str:
+    """`3` for a square pair, `1x7` otherwise."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def torch_pair(pair: tuple[int, int]) -> str:
+    """A pair as PyTorch code: `3` when square, `(1, 7)` otherwise."""
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def kwargs(**items: Any) -> str:
+    """Keyword arguments as code, skipping items whose value is None."""
+    return ", ".join(f"{k}={v}" for k, v in items.items() if v is not None)

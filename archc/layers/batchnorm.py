@@ -1,0 +1,60 @@
+"""batchnorm: batch normalization of each channel (or feature)."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveFloat
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, Tensor, TorchCode
+
+
+class BatchNormFields(FieldsModel):
+    """Fields of `batchnorm`; the channel count comes from the input.
+
+    ```yaml
+    - {type: batchnorm}
+    - {type: batchnorm, eps: 0.001}   # torchvision's GoogLeNet and Inception v3
+    ```
+    """
+
+    eps: PositiveFloat = Field(1e-5, description="added to the variance for stability")
+    momentum: float = Field(0.1, ge=0, le=1, description="running statistics update rate")
+    affine: bool = Field(True, description="learn a scale and shift per channel")
+    track_running_stats: bool = Field(True, description="keep running mean and variance")
+
+
+class BatchNorm(LayerKind):
+    """Batch normalization (`nn.BatchNorm2d`, or `BatchNorm1d` after flattening)."""
+
+    type = "batchnorm"
+    Fields = BatchNormFields
+    family = "norm"
+    notation = {r"bn|batch-?norm": {}}
+
+    def tensors(self, f: BatchNormFields, inputs: list[Shape], out: Shape) -> list[Tensor]:
+        c = inputs[0][0]
+        result = []
+        if f.affine:
+            result += [Tensor("weight", (c,)), Tensor("bias", (c,))]
+        if f.track_running_stats:
+            result += [
+                Tensor("running_mean", (c,), buffer=True),
+                Tensor("running_var", (c,), buffer=True),
+                Tensor("num_batches_tracked", (), buffer=True),
+            ]
+        return result
+
+    def describe(self, f: BatchNormFields) -> str:
+        return "" if f.eps == 1e-5 else f"eps {f.eps:g}"
+
+    def torch(self, f: BatchNormFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        cls = "nn.BatchNorm2d" if len(inputs[0]) == 3 else "nn.BatchNorm1d"
+        args = [str(inputs[0][0])]
+        if f.eps != 1e-5:
+            args.append(f"eps={f.eps!r}")
+        if f.momentum != 0.1:
+            args.append(f"momentum={f.momentum!r}")
+        if not f.affine:
+            args.append("affine=False")
+        if not f.track_running_stats:
+            args.append("track_running_stats=False")
+        return TorchCode(f"{cls}({', '.join(args)})")

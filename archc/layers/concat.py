@@ -1,0 +1,43 @@
+"""concat: volumes stacked along the channel axis (inception modules)."""
+
+from __future__ import annotations
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, fmt_shape
+
+
+class ConcatFields(FieldsModel):
+    """`concat` takes no fields; name its inputs in the order their channels are stacked.
+
+    ```yaml
+    - {type: concat, inputs: [branch1, branch2, branch3, branch4]}
+    ```
+    """
+
+
+class Concat(LayerKind):
+    """Channel-wise concatenation (`torch.cat(..., 1)`) of volumes of equal height and width."""
+
+    type = "concat"
+    Fields = ConcatFields
+    family = "merge"
+    min_inputs = 2
+    max_inputs = None
+
+    def infer(self, f: ConcatFields, inputs: list[Shape]) -> Shape:
+        ranks = {len(s) for s in inputs}
+        if ranks != {3} and ranks != {1}:
+            shapes = ", ".join(fmt_shape(s) for s in inputs)
+            raise ShapeError(f"cannot stack {shapes}", "inputs", code="E-SHAPE-CONCAT")
+        if any(s[1:] != inputs[0][1:] for s in inputs[1:]):
+            shapes = ", ".join(fmt_shape(s) for s in inputs)
+            raise ShapeError(
+                f"inputs {shapes} differ in height or width", "inputs", code="E-SHAPE-CONCAT"
+            )
+        return (sum(s[0] for s in inputs), *inputs[0][1:])
+
+    def describe(self, f: ConcatFields) -> str:
+        return "concat"
+
+    def torch(self, f: ConcatFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        args = ", ".join(f"{{{i}}}" for i in range(len(inputs)))
+        return TorchCode(None, call=f"torch.cat([{args}], 1)")

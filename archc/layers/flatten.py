@@ -1,0 +1,30 @@
+"""flatten: a CxHxW volume viewed as one vector of C*H*W features."""
+
+from __future__ import annotations
+
+import math
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+
+
+class FlattenFields(FieldsModel):
+    """`flatten` takes no fields.
+
+    ```yaml
+    - flatten
+    ```
+    """
+
+
+class Flatten(LayerKind):
+    """Flatten to a vector (`torch.flatten(x, 1)`): a view, no new tensor."""
+
+    type = "flatten"
+    Fields = FlattenFields
+    makes_tensor = False
+
+    def infer(self, f: FlattenFields, inputs: list[Shape]) -> Shape:
+        return (math.prod(inputs[0]),)
+
+    def torch(self, f: FlattenFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        return TorchCode("nn.Flatten()", functional="torch.flatten({0}, 1)")

@@ -1,0 +1,42 @@
+"""lrn: local response normalization across neighbouring channels (AlexNet, GoogLeNet)."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode, spatial
+
+
+class LRNFields(FieldsModel):
+    """Fields of `lrn`; the defaults are AlexNet's (Krizhevsky et al., 2012, section 3.3).
+
+    ```yaml
+    - {type: lrn, size: 5, alpha: 0.0001, beta: 0.75, k: 2}
+    ```
+    """
+
+    size: PositiveInt = Field(5, description="number of neighbouring channels summed")
+    alpha: float = Field(1e-4, description="scale of the sum of squares")
+    beta: float = Field(0.75, description="exponent")
+    k: PositiveFloat = Field(2.0, description="additive constant")
+
+
+class LRN(LayerKind):
+    """Local response normalization (`nn.LocalResponseNorm`): no learned parameters."""
+
+    type = "lrn"
+    Fields = LRNFields
+    family = "norm"
+    notation = {r"lrn|norm": {}}
+
+    def infer(self, f: LRNFields, inputs: list[Shape]) -> Shape:
+        spatial(inputs[0], "lrn")
+        return inputs[0]
+
+    def describe(self, f: LRNFields) -> str:
+        return f"size {f.size}"
+
+    def torch(self, f: LRNFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        return TorchCode(
+            f"nn.LocalResponseNorm({f.size}, alpha={f.alpha!r}, beta={f.beta!r}, k={f.k!r})"
+        )

@@ -1,0 +1,35 @@
+"""maxpool: max pooling over a sliding window."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from archc.layers._pool import PoolFields, WindowPool
+from archc.layers.base import Pair, Shape, TorchCode, torch_pair
+
+
+class MaxPoolFields(PoolFields):
+    """Fields of `maxpool`.
+
+    ```yaml
+    - {type: maxpool, kernel: 3, stride: 2}
+    - {type: maxpool, kernel: 3, stride: 2, ceil_mode: true}
+    ```
+    """
+
+    dilation: Pair = Field(1, description="spacing between window taps")
+
+
+class MaxPool(WindowPool):
+    """Max pooling (`nn.MaxPool2d`): the largest value in each window, per channel."""
+
+    type = "maxpool"
+    Fields = MaxPoolFields
+    # VGG Table 1's "maxpool" is 2x2 with stride 2; "pool" alone means the same.
+    notation = {r"max-?pool": {"kernel": 2, "stride": 2}}
+
+    def torch(self, f: MaxPoolFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        args = self._torch_args(f)
+        if max(f.dilation) > 1:
+            args.append(f"dilation={torch_pair(f.dilation)}")
+        return TorchCode(f"nn.MaxPool2d({', '.join(args)})")

@@ -1,0 +1,60 @@
+"""rbf: LeNet-5's output layer of fixed Euclidean radial basis function units."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, Tensor, TorchCode, fmt_shape
+
+
+class RBFFields(FieldsModel):
+    """Fields of `rbf`: one unit per class, each the squared distance to a fixed centre.
+
+    ```yaml
+    - {type: rbf, out: 10}
+    ```
+    """
+
+    out: PositiveInt = Field(description="number of units (classes)")
+
+
+class RBF(LayerKind):
+    """Euclidean RBF units with fixed centres (buffers, not trained): y_i = sum (x_j - w_ij)^2."""
+
+    type = "rbf"
+    Fields = RBFFields
+    family = "fc"
+    torch_helpers = {
+        "RBF": '''
+class RBF(nn.Module):
+    """Euclidean radial basis units with fixed centres (LeNet-5's output layer)."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        # LeNet-5's centres were stylized +1/-1 bitmaps of the characters; any fixed
+        # +-1 pattern keeps the layer's role, and checkpoints overwrite it.
+        codes = torch.arange(out_features * in_features).reshape(out_features, in_features)
+        self.register_buffer("centers", ((codes * 7919) % 2 * 2 - 1).float())
+
+    def forward(self, x):
+        return (x[:, None, :] - self.centers[None]).pow(2).sum(-1)
+'''
+    }
+
+    def infer(self, f: RBFFields, inputs: list[Shape]) -> Shape:
+        if len(inputs[0]) != 1:
+            raise ShapeError(f"rbf needs a flat vector, got {fmt_shape(inputs[0])}",
+                             code="E-SHAPE-RANK")
+        return (f.out,)
+
+    def tensors(self, f: RBFFields, inputs: list[Shape], out: Shape) -> list[Tensor]:
+        return [Tensor("centers", (f.out, inputs[0][0]), buffer=True)]
+
+    def connections(self, f: RBFFields, inputs: list[Shape], out: Shape) -> int:
+        return f.out * inputs[0][0]
+
+    def describe(self, f: RBFFields) -> str:
+        return f"{f.out} fixed"
+
+    def torch(self, f: RBFFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        return TorchCode(f"RBF({inputs[0][0]}, {f.out})", helpers=("RBF",))

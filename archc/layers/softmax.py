@@ -1,0 +1,26 @@
+"""softmax: class scores to probabilities."""
+
+from __future__ import annotations
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+
+
+class SoftmaxFields(FieldsModel):
+    """`softmax` takes no fields; it normalizes over channels (dimension 1).
+
+    ```yaml
+    - soft-max
+    ```
+    """
+
+
+class Softmax(LayerKind):
+    """Softmax over the channel or feature axis (`nn.Softmax(dim=1)`)."""
+
+    type = "softmax"
+    Fields = SoftmaxFields
+    family = "act"
+    notation = {r"soft-?max": {}}
+
+    def torch(self, f: SoftmaxFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        return TorchCode("nn.Softmax(dim=1)")

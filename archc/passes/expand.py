@@ -1,0 +1,678 @@
+"""Expand a spec's variant into a Graph: blocks, repeats, notation and names, with shapes.
+
+Expansion and shape inference are one walk rather than two passes, on purpose: a block may
+depend on the volume it receives (`when: in_channels != 4 * planes` adds a projection
+shortcut only where the shape changes, the ResNet paper's option B), so a block cannot be
+expanded before its input's shape is known. Each layer's shape comes from its kind's own
+rule (`LayerKind.infer`); counting and receptive fields are separate passes over the result.
+
+Scoping: a `layers:` list (the network's, a block body's, a Sequential's) is a scope. An
+entry reads the previous entry's output unless `inputs:` names earlier entries of the same
+scope (or `input`, the scope's input). Names decide module paths, so a spec can reproduce
+torchvision's state_dict keys exactly.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
+from archc.ir.graph import INPUT, LAYER, MERGE, Graph, Module, Node
+from archc.layers import REGISTRY, LayerKind, ShapeError, match_notation
+from archc.layers.base import fmt_shape
+from archc.spec.expr import ExprError, evaluate
+from archc.spec.loader import Spec, Variant
+from archc.spec.model import ENTRY_KEYS
+from archc.spec.source import LocDict, LocList
+from archc.spec.validate import locate, report_validation
+
+MAX_LAYERS = 1_000_000
+MAX_REPEAT = 100_000
+MAX_BLOCK_DEPTH = 32
+MAX_NAME_LENGTH = 64
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Names that would shadow what generated code or nn.Module relies on.
+RESERVED_NAMES = frozenset(
+    {"input", "self", "x", "nn", "torch", "super", "forward", "training", "modules",
+     "parameters", "buffers", "children", "state_dict", "load_state_dict", "to", "cuda", "cpu",
+     "train", "eval", "apply", "zero_grad", "named_modules", "named_parameters", "register_buffer",
+     "register_parameter", "add_module", "half", "float", "double", "type", "extra_repr",
+     "requires_grad_", "get_submodule", "get_parameter", "dump_patches", "call_super_init",
+     "T_destination", "print", "len", "range", "list", "dict", "None", "True", "False"}
+)
+
+
+@dataclass
+class Scope:
+    """One `layers:` list being expanded."""
+
+    container: Module
+    sequential: bool
+    ctx: dict[str, Any]
+    names: dict[str, int | None] = field(default_factory=dict)
+    declared: dict[str, Span] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+
+class Expander:
+    """Expands one variant of a spec into a Graph, reporting every problem found."""
+
+    def __init__(self, spec: Spec, variant: Variant, reporter: Reporter):
+        self.spec = spec
+        self.variant = variant
+        self.reporter = reporter
+        self.nodes: list[Node] = []
+        self.block_stack: list[str] = []
+        self.limit_hit = False
+
+    # --- entry point ----------------------------------------------------------------
+    def run(self) -> Graph:
+        """Expand the whole network; raise SpecError if anything was wrong."""
+        spec, variant = self.spec, self.variant
+        ctx = dict(variant.params)
+        shape = self._input_shape(ctx)
+        root = Module("root", "", "", spec.raw.span)
+        self.reporter.check()
+        self.nodes.append(Node(0, INPUT, "input", "input", shape, variant.input_span))
+        scope = Scope(root, sequential=False, ctx=ctx)
+        output = self.scope(spec.raw["layers"], scope, 0)
+        self.reporter.check()
+        if output is None:
+            raise SpecError(self.reporter.diagnostics)
+        if output == 0:
+            self.reporter.error(
+                "E-EMPTY-NETWORK", "the network has no layers (every entry was left out)",
+                spec.raw.value_span("layers"),
+            )
+            self.reporter.check()
+        return Graph(
+            network=spec.network, variant=variant.name, class_name=variant.class_name,
+            spec_path=spec.display, input_shape=shape, nodes=self.nodes, root=root,
+            output=output, description=variant.description, params=variant.params,
+            init=spec.file.init, blocks={n: b.spec for n, b in spec.blocks.items()},
+        )
+
+    def _input_shape(self, ctx: dict[str, Any]) -> tuple[int, ...]:
+        raw = self.variant.input
+        span = self.variant.input_span
+        values = []
+        for i, item in enumerate(raw):
+            item_span = raw.item_span(i) if isinstance(raw, LocList) else span
+            value = self.value(item, ctx, item_span)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                self.reporter.error(
+                    "E-INPUT", f"input sizes must be positive integers, got {value!r}", item_span
+                )
+                value = 1
+            values.append(value)
+        if len(values) not in (1, 3):
+            self.reporter.error(
+                "E-INPUT",
+                f"input must be [channels, height, width] (or [features]), got {list(raw)}",
+                span,
+            )
+        return tuple(values)
+
+    # --- scopes -----------------------------------------------------------------------
+    def scope(self, entries: Any, scope: Scope, input_id: int | None) -> int | None:
+        """Expand a list of entries in order; return the id of its output node."""
+        scope.names["input"] = input_id
+        scope.container.input = input_id if input_id is not None else 0
+        for i, entry in enumerate(entries):
+            if isinstance(entry, LocDict) and isinstance(entry.get("name"), str):
+                scope.declared.setdefault(entry["name"], entry.value_span("name"))
+        previous = input_id
+        for i, entry in enumerate(entries):
+            span = entries.item_span(i) if isinstance(entries, LocList) else scope.container.span
+            previous = self.entry(entry, span, scope, previous)
+            if self.limit_hit:
+                break
+        if previous is not None:
+            scope.container.output = previous
+        return previous
+
+    def entry(self, entry: Any, span: Span, scope: Scope, previous: int | None) -> int | None:
+        """Expand one entry of a layers list; return its output node id."""
+        if isinstance(entry, str):
+            return self._string_entry(entry.strip(), span, scope, previous)
+        if not isinstance(entry, LocDict):
+            self.reporter.error(
+                "E-ENTRY",
+                f"a layer entry is a name (`relu`, `conv3-64`) or a mapping with a type, "
+                f"not {type(entry).__name__} {entry!r}",
+                span,
+            )
+            return None
+        if "name" in entry and not self._valid_name(entry["name"], entry.value_span("name")):
+            return None
+        name = entry.get("name")
+        inputs = self._inputs(entry, scope, previous)
+        if "when" in entry:
+            keep = self.value(entry["when"], scope.ctx, entry.value_span("when"))
+            if not isinstance(keep, bool):
+                self.reporter.error(
+                    "E-TYPE", f"when: expected true or false, got {keep!r}",
+                    entry.value_span("when"),
+                )
+                return None
+            if not keep:
+                # A left-out entry stands for its (first) input, so references still work.
+                bypass = inputs[0] if inputs else None
+                if name is not None:
+                    scope.names[name] = bypass
+                return bypass
+        if inputs is not None and any(i is None for i in inputs):
+            if name is not None:
+                scope.names[name] = None
+            return None
+        if "repeat" in entry:
+            output = self._repeat(entry, scope, inputs)
+        else:
+            output = self._single(entry, scope, inputs, index=None)
+        if name is not None:
+            scope.names[name] = output
+        return output
+
+    def _string_entry(self, text: str, span: Span, scope: Scope, previous: int | None) -> int | None:
+        if text.startswith("$"):
+            value = self.value(text, scope.ctx, span)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    item_span = value.item_span(i) if isinstance(value, LocList) else span
+                    previous = self.entry(item, item_span, scope, previous)
+                return previous
+            if not isinstance(value, (str, LocDict)):
+                self.reporter.error("E-ENTRY", f"'{text}' is {value!r}, not a layer", span)
+                return None
+            return self.entry(value, span, scope, previous)
+        if text in REGISTRY or text in self.spec.blocks:
+            entry = LocDict(span)
+            entry["type"] = text
+            entry.key_spans["type"] = entry.value_spans["type"] = span
+            return self.entry(entry, span, scope, previous)
+        notation = match_notation(text)
+        if notation is None:
+            choices = [*REGISTRY, *self.spec.blocks]
+            self.reporter.error(
+                "E-UNKNOWN-KIND",
+                f"unknown layer '{text}': not a layer kind, a block, or paper notation "
+                "(conv3-64, conv1-256, maxpool, LRN, FC-4096, soft-max)",
+                span,
+                did_you_mean(text, choices),
+            )
+            return None
+        kind, fields = notation
+        entry = LocDict(span)
+        entry["type"] = kind.type
+        entry.update(fields)
+        for key in entry:
+            entry.key_spans[key] = entry.value_spans[key] = span
+        output = self.entry(entry, span, scope, previous)
+        after = self.variant.notation.get(kind.type) or []
+        for i, extra in enumerate(after):
+            extra_span = after.item_span(i) if isinstance(after, LocList) else span
+            output = self.entry(extra, extra_span, scope, output)
+        return output
+
+    # --- names and inputs ---------------------------------------------------------
+    def _valid_name(self, name: Any, span: Span) -> bool:
+        problem = None
+        if not isinstance(name, str):
+            problem = f"a name must be text, got {name!r}"
+        elif len(name) > MAX_NAME_LENGTH:
+            problem = f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+        elif not _NAME.fullmatch(name):
+            problem = (f"name {name!r} is not a plain identifier (ASCII letters, digits and _, "
+                       "not starting with a digit)")
+        elif keyword.iskeyword(name) or name.startswith("__"):
+            problem = f"name '{name}' is reserved in Python"
+        elif name in RESERVED_NAMES:
+            problem = f"name '{name}' is reserved (it would shadow generated code)"
+        if problem:
+            self.reporter.error("E-NAME-INVALID", problem, span)
+            return False
+        return True
+
+    def _inputs(self, entry: LocDict, scope: Scope, previous: int | None) -> list[int | None]:
+        if "inputs" not in entry:
+            return [previous]
+        raw = entry["inputs"]
+        names = [raw] if isinstance(raw, str) else raw
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            self.reporter.error(
+                "E-TYPE", "inputs: expected a name or a list of names", entry.value_span("inputs")
+            )
+            return [None]
+        result = []
+        for i, name in enumerate(names):
+            span = names.item_span(i) if isinstance(names, LocList) else entry.value_span("inputs")
+            if name in scope.names:
+                result.append(scope.names[name])
+            elif name in scope.declared:
+                later = scope.declared[name]
+                self.reporter.error(
+                    "E-CYCLE",
+                    f"input '{name}' is defined later (line {later.line}); an entry can only "
+                    "read earlier entries, or the graph would have a cycle",
+                    span,
+                )
+                result.append(None)
+            else:
+                known = [n for n in scope.names if n]
+                self.reporter.error(
+                    "E-NAME-UNDEFINED",
+                    f"input '{name}' is not defined in this scope",
+                    span,
+                    did_you_mean(name, known),
+                    "names visible here: " + ", ".join(sorted(known)),
+                )
+                result.append(None)
+        return result
+
+    def _child_name(self, entry: LocDict, scope: Scope, default: str) -> str | None:
+        name = entry.get("name")
+        container = scope.container
+        if name is None:
+            if scope.sequential:
+                name = str(len(container.children))
+            else:
+                name, n = default, 0
+                while name in scope.used or name in scope.declared or name in RESERVED_NAMES:
+                    n += 1
+                    name = f"{default}_{n}"
+        elif name in scope.used:
+            self.reporter.error(
+                "E-NAME-DUPLICATE",
+                f"name '{name}' is already used in this scope",
+                entry.value_span("name"),
+            )
+            return None
+        scope.used.add(name)
+        return name
+
+    def _path(self, container: Module, name: str) -> str:
+        return f"{container.path}.{name}" if container.path else name
+
+    # --- kinds of entries ---------------------------------------------------------
+    def _single(self, entry: LocDict, scope: Scope, inputs: list[int | None],
+                index: int | None) -> int | None:
+        type_name = entry.get("type")
+        if isinstance(type_name, str) and type_name.startswith("$"):
+            type_name = self.value(type_name, scope.ctx, entry.value_span("type"))
+        if type_name is None and "layers" in entry or type_name == "sequential":
+            return self._sequential(entry, scope, inputs)
+        if type_name is None:
+            self.reporter.error(
+                "E-MISSING-FIELD",
+                "entry has no 'type' (a layer kind, a block name, or `sequential`)",
+                entry.span,
+            )
+            return None
+        if not isinstance(type_name, str):
+            self.reporter.error("E-TYPE", f"type: expected a name, got {type_name!r}",
+                                entry.value_span("type"))
+            return None
+        if type_name in self.spec.blocks:
+            return self._block(type_name, entry, scope, inputs)
+        kind = REGISTRY.get(type_name)
+        if kind is None:
+            self.reporter.error(
+                "E-UNKNOWN-KIND",
+                f"unknown layer type '{type_name}'",
+                entry.value_span("type"),
+                did_you_mean(type_name, [*REGISTRY, *self.spec.blocks, "sequential"]),
+            )
+            return None
+        return self._layer(kind, entry, scope, inputs)
+
+    def _layer(self, kind: LayerKind, entry: LocDict, scope: Scope,
+               inputs: list[int | None]) -> int | None:
+        if len(self.nodes) >= MAX_LAYERS:
+            self._limit(entry.span)
+            return None
+        bad_keys = [k for k in entry if k in ("repeat", "overrides", "layers")]
+        raw_fields = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        label = f"{kind.type} '{entry.get('name') or scope.container.path or 'network'}'"
+        if bad_keys:
+            self.reporter.error("E-UNKNOWN-FIELD",
+                                f"{label}: '{bad_keys[0]}' does not apply to a single layer",
+                                entry.key_span(bad_keys[0]))
+            return None
+        count = len(inputs)
+        if count < kind.min_inputs or (kind.max_inputs is not None and count > kind.max_inputs):
+            want = (f"at least {kind.min_inputs}" if kind.max_inputs is None
+                    else str(kind.min_inputs))
+            self.reporter.error(
+                "E-INPUTS", f"{label} takes {want} input(s), got {count}",
+                entry.value_span("inputs") if "inputs" in entry else entry.span,
+            )
+            return None
+        values = {}
+        literals = _literals(kind)
+        for key, value in raw_fields.items():
+            if isinstance(value, str) and value.lower() in literals.get(key, ()):
+                values[key] = value
+                continue
+            values[key] = self.value(value, scope.ctx, entry.value_span(key))
+        if any(v is _FAILED for v in values.values()):
+            return None
+        try:
+            fields = kind.Fields.model_validate(values)
+        except ValidationError as exc:
+            report_validation(exc, kind.Fields, entry, self.reporter, entry.span, label)
+            return None
+        name = self._child_name(entry, scope, kind.type)
+        if name is None:
+            return None
+        path = self._path(scope.container, name)
+        label = f"{kind.type} '{path}'"
+        shapes = [self.nodes[i].shape for i in inputs]
+        try:
+            shape = kind.infer(fields, shapes)
+        except ShapeError as exc:
+            span = entry.value_span(exc.field) if exc.field in entry else entry.span
+            if exc.field == "inputs" and "inputs" in entry:
+                span = entry.value_span("inputs")
+            self.reporter.error(exc.code, f"{label}: {exc.message}", span)
+            return None
+        if min(shape) < 1:
+            self.reporter.error(
+                "E-SHAPE-EMPTY",
+                f"{label}: the volume shrinks to nothing ({fmt_shape(shapes[0])} -> "
+                f"{fmt_shape(shape)})",
+                entry.span,
+            )
+            return None
+        uneven = kind.uneven(fields, shapes)
+        if uneven:
+            self.reporter.warning(
+                "W-UNEVEN-WINDOW",
+                f"{label}: window does not tile its {fmt_shape(shapes[0])} input: {uneven}",
+                entry.span,
+            )
+        trainable = entry.get("trainable", True)
+        if not isinstance(trainable, bool):
+            self.reporter.error("E-TYPE", f"{label}: trainable: expected true or false",
+                                entry.value_span("trainable"))
+            return None
+        node = Node(
+            id=len(self.nodes), kind=MERGE if kind.max_inputs is None else LAYER, name=name,
+            path=path, shape=shape, span=entry.span, layer=kind, fields=fields,
+            inputs=list(inputs), parent=scope.container, trainable=trainable,
+            init=entry.get("init"),
+        )
+        self.nodes.append(node)
+        scope.container.children.append(node)
+        return node.id
+
+    def _sequential(self, entry: LocDict, scope: Scope, inputs: list[int | None]) -> int | None:
+        extra = [k for k in entry if k not in ENTRY_KEYS]
+        if extra:
+            self.reporter.error(
+                "E-UNKNOWN-FIELD", f"sequential: unknown field '{extra[0]}'",
+                entry.key_span(extra[0]), "a sequential takes name, inputs, when and layers",
+            )
+            return None
+        body = entry.get("layers")
+        if isinstance(body, str):
+            body = self.value(body, scope.ctx, entry.value_span("layers"))
+        if not isinstance(body, list):
+            self.reporter.error("E-TYPE", f"layers: expected a list of layers, got {body!r}",
+                                entry.value_span("layers"))
+            return None
+        name = self._child_name(entry, scope, "sequential")
+        if name is None:
+            return None
+        module = Module("sequential", name, self._path(scope.container, name), entry.span,
+                        parent=scope.container)
+        scope.container.children.append(module)
+        inner = Scope(module, sequential=True, ctx=scope.ctx)
+        return self.scope(body, inner, inputs[0] if len(inputs) == 1 else None)
+
+    def _repeat(self, entry: LocDict, scope: Scope, inputs: list[int | None]) -> int | None:
+        span = entry.value_span("repeat")
+        count = self.value(entry["repeat"], scope.ctx, span)
+        if count is _FAILED:
+            return None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            self.reporter.error("E-FIELD-VALUE",
+                                f"repeat: expected a count of 0 or more, got {count!r}", span)
+            return None
+        if count > MAX_REPEAT or len(self.nodes) + count > MAX_LAYERS:
+            self.reporter.error(
+                "E-LIMIT-REPEAT",
+                f"repeat: {count:,} copies is more than archc's limit of {MAX_REPEAT:,}", span,
+            )
+            return None
+        overrides = self._overrides(entry, count)
+        if overrides is None:
+            return None
+        template = _without(entry, ("repeat", "overrides", "name", "inputs"))
+        target, previous = scope, inputs[0] if inputs else None
+        if "name" in entry:
+            name = self._child_name(entry, scope, "")
+            if name is None:
+                return None
+            module = Module("sequential", name, self._path(scope.container, name), entry.span,
+                            parent=scope.container)
+            scope.container.children.append(module)
+            target = Scope(module, sequential=True, ctx=scope.ctx)
+            module.input = previous if previous is not None else 0
+        for index in range(count):
+            copy = _merged(template, overrides.get(index))
+            child_ctx = dict(target.ctx, index=index)
+            child_scope = target if target is scope else target
+            saved = child_scope.ctx
+            child_scope.ctx = child_ctx
+            try:
+                previous = self._single(copy, child_scope, [previous], index)
+            finally:
+                child_scope.ctx = saved
+            if previous is None or self.limit_hit:
+                return None
+        if target is not scope and previous is not None:
+            target.container.output = previous
+        return previous
+
+    def _overrides(self, entry: LocDict, count: int) -> dict[int, LocDict] | None:
+        raw = entry.get("overrides")
+        if raw is None:
+            return {}
+        if not isinstance(raw, LocDict):
+            self.reporter.error("E-TYPE", "overrides: expected a mapping {index: {field: value}}",
+                                entry.value_span("overrides"))
+            return None
+        result = {}
+        for key, change in raw.items():
+            try:
+                index = int(key)
+            except ValueError:
+                index = None
+            if index is None or not -count <= index < count:
+                self.reporter.error(
+                    "E-FIELD-VALUE",
+                    f"overrides: '{key}' is not a copy index (0..{count - 1}, or negative)",
+                    raw.key_span(key),
+                )
+                return None
+            if not isinstance(change, LocDict):
+                self.reporter.error("E-TYPE", f"overrides: {key}: expected a mapping of fields",
+                                    raw.value_span(key))
+                return None
+            result[index % count] = change
+        return result
+
+    def _block(self, block_name: str, entry: LocDict, scope: Scope,
+               inputs: list[int | None]) -> int | None:
+        block = self.spec.blocks[block_name]
+        label = f"block '{block_name}'"
+        if block_name in self.block_stack:
+            chain = " -> ".join(self.block_stack + [block_name])
+            self.reporter.error("E-BLOCK-RECURSION", f"{label} instantiates itself: {chain}",
+                                entry.value_span("type"))
+            return None
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            self.reporter.error("E-LIMIT-DEPTH",
+                                f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
+                                entry.value_span("type"))
+            return None
+        if len(inputs) != 1:
+            self.reporter.error("E-INPUTS", f"{label} takes one input, got {len(inputs)}",
+                                entry.value_span("inputs"))
+            return None
+        declared = block.spec.params
+        args = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        ok = True
+        for key in args:
+            if key not in declared:
+                self.reporter.error(
+                    "E-BLOCK-ARGS", f"{label} has no parameter '{key}'", entry.key_span(key),
+                    did_you_mean(key, declared),
+                    "parameters: " + (", ".join(declared) or "none"),
+                )
+                ok = False
+        for key, default in declared.items():
+            if default is None and key not in args:
+                self.reporter.error("E-BLOCK-ARGS", f"{label} needs a value for '{key}'",
+                                    entry.span)
+                ok = False
+        if not ok:
+            return None
+        input_shape = self.nodes[inputs[0]].shape
+        ctx = dict(scope.ctx)
+        ctx.pop("index", None)
+        values = {k: self.value(v, scope.ctx, entry.value_span(k)) for k, v in args.items()}
+        if any(v is _FAILED for v in values.values()):
+            return None
+        ctx.update(values)
+        ctx["in_channels"] = input_shape[0]
+        ctx["in_shape"] = list(input_shape)
+        if "index" in scope.ctx:
+            ctx["index"] = scope.ctx["index"]
+        raw_params = block.raw.get("params") or LocDict(block.span)
+        for key, default in declared.items():
+            if key not in values:
+                value = self.value(default, ctx, raw_params.value_span(key))
+                if value is _FAILED:
+                    return None
+                ctx[key] = values[key] = value
+        name = self._child_name(entry, scope, block_name)
+        if name is None:
+            return None
+        module = Module("block", name, self._path(scope.container, name), entry.span,
+                        block=block_name, args=values, parent=scope.container)
+        scope.container.children.append(module)
+        inner = Scope(module, sequential=False, ctx=ctx)
+        self.block_stack.append(block_name)
+        try:
+            output = self.scope(block.raw["layers"], inner, inputs[0])
+        finally:
+            self.block_stack.pop()
+        if output is not None and block.spec.output is not None:
+            out_name = block.spec.output
+            if out_name not in inner.names:
+                self.reporter.error(
+                    "E-NAME-UNDEFINED", f"{label}: output '{out_name}' is not an entry of it",
+                    block.raw.value_span("output"), did_you_mean(out_name, inner.names),
+                )
+                return None
+            output = inner.names[out_name]
+            module.output = output if output is not None else module.output
+        return output
+
+    # --- values ---------------------------------------------------------------------
+    def value(self, value: Any, ctx: dict[str, Any], span: Span) -> Any:
+        """Resolve a YAML value: strings are expressions (`$name` is a parameter)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("$"):
+                key = text[1:]
+                if key in ctx:
+                    return ctx[key]
+                self.reporter.error(
+                    "E-EXPR-NAME", f"unknown parameter '{key}'", span,
+                    did_you_mean(key, ctx),
+                )
+                return _FAILED
+            try:
+                return evaluate(text, ctx)
+            except ExprError as exc:
+                self.reporter.error(exc.code, str(exc), span)
+                return _FAILED
+        if isinstance(value, LocList):
+            items = [self.value(item, ctx, value.item_span(i)) for i, item in enumerate(value)]
+            if any(item is _FAILED for item in items):
+                return _FAILED
+            result = LocList(value.span)
+            result.extend(items)
+            result.item_spans = list(value.item_spans)
+            return result
+        return value
+
+    def _limit(self, span: Span) -> None:
+        if not self.limit_hit:
+            self.limit_hit = True
+            self.reporter.error(
+                "E-LIMIT-LAYERS", f"network expands to more than {MAX_LAYERS:,} layers", span
+            )
+
+
+class _Failed:
+    def __repr__(self) -> str:
+        return "<failed>"
+
+
+_FAILED = _Failed()
+
+
+def _literals(kind: LayerKind) -> dict[str, set[str]]:
+    """String values a kind's fields accept as written (`padding: same`)."""
+    cached = getattr(kind, "_literal_cache", None)
+    if cached is None:
+        cached = {}
+        schema = kind.Fields.model_json_schema()
+        for name, prop in schema.get("properties", {}).items():
+            values = set()
+            for option in [prop, *prop.get("anyOf", [])]:
+                values.update(v for v in option.get("enum", []) if isinstance(v, str))
+                if isinstance(option.get("const"), str):
+                    values.add(option["const"])
+            if values:
+                cached[name] = values
+        kind._literal_cache = cached
+    return cached
+
+
+def _without(entry: LocDict, keys: tuple[str, ...]) -> LocDict:
+    result = LocDict(entry.span)
+    for key, value in entry.items():
+        if key not in keys:
+            result[key] = value
+            result.key_spans[key] = entry.key_span(key)
+            result.value_spans[key] = entry.value_span(key)
+    return result
+
+
+def _merged(entry: LocDict, change: LocDict | None) -> LocDict:
+    if not change:
+        return entry
+    result = _without(entry, ())
+    for key, value in change.items():
+        result[key] = value
+        result.key_spans[key] = change.key_span(key)
+        result.value_spans[key] = change.value_span(key)
+    return result
+
+
+def expand(spec: Spec, variant: Variant, reporter: Reporter) -> Graph:
+    """Expand `variant` of `spec` into a shape-checked Graph; raise SpecError on errors."""
+    return Expander(spec, variant, reporter).run()
+
+
+__all__ = ["expand", "Expander", "locate", "MAX_LAYERS", "MAX_REPEAT"]

@@ -1,0 +1,225 @@
+"""Load a spec file (and the block files it imports) into a `Spec`, and pick a variant."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
+from archc.spec.model import BlockFile, BlockSpec, SpecFile, VariantSpec
+from archc.spec.source import LocDict, parse_yaml, read_text
+from archc.spec.validate import validate
+
+DEFAULT_VARIANT = "default"
+MAX_IMPORT_DEPTH = 16
+
+
+@dataclass
+class Block:
+    """A block definition with its raw (located) data, for expansion."""
+
+    name: str
+    spec: BlockSpec
+    raw: LocDict
+    span: Span
+
+
+@dataclass
+class Variant:
+    """One variant's resolved settings: parameters, input, class name, notation."""
+
+    name: str
+    params: dict[str, Any]
+    param_spans: dict[str, Span]
+    input: Any
+    input_span: Span
+    class_name: str
+    notation: dict[str, Any]
+    description: str
+
+
+@dataclass
+class Spec:
+    """A loaded, structurally valid spec file: the starting point of every command."""
+
+    path: Path
+    display: str
+    file: SpecFile
+    raw: LocDict
+    blocks: dict[str, Block] = field(default_factory=dict)
+
+    @property
+    def network(self) -> str:
+        """The network's name."""
+        return self.file.network
+
+    def variant_names(self) -> list[str]:
+        """Variant names, the default first."""
+        names = list(self.file.variants) or [DEFAULT_VARIANT]
+        default = self.default_variant()
+        return [default] + [n for n in names if n != default]
+
+    def default_variant(self) -> str:
+        """The variant used when none is asked for."""
+        if self.file.default is not None:
+            return self.file.default
+        return next(iter(self.file.variants), DEFAULT_VARIANT)
+
+    def variant(self, name: str | None, reporter: Reporter) -> Variant:
+        """Resolve a variant's settings (following `extends`); raise SpecError if unknown."""
+        name = self.default_variant() if name is None else str(name)
+        variants = self.file.variants
+        raw_variants = self.raw.get("variants") or LocDict(self.raw.span)
+        if variants and name not in variants or not variants and name != DEFAULT_VARIANT:
+            known = ", ".join(self.variant_names())
+            span = self.raw.value_span("default") if name == self.file.default else Span(
+                self.display, 1, 1
+            )
+            reporter.error(
+                "E-UNKNOWN-VARIANT",
+                f"network '{self.network}' has no variant '{name}' (variants: {known})",
+                span,
+                did_you_mean(name, self.variant_names()),
+            )
+            raise SpecError(reporter.diagnostics)
+        chain: list[str] = []
+        current: str | None = name if variants else None
+        while current is not None:
+            if current in chain:
+                reporter.error(
+                    "E-VARIANT-CYCLE",
+                    f"variant '{current}' extends itself through "
+                    + " -> ".join(chain + [current]),
+                    raw_variants.value_span(current),
+                )
+                raise SpecError(reporter.diagnostics)
+            if current not in variants:
+                reporter.error(
+                    "E-UNKNOWN-VARIANT",
+                    f"variant '{chain[-1]}' extends unknown variant '{current}'",
+                    raw_variants[chain[-1]].value_span("extends"),
+                    did_you_mean(current, variants),
+                )
+                raise SpecError(reporter.diagnostics)
+            chain.append(current)
+            current = variants[current].extends
+        params = dict(self.file.params)
+        spans = {k: self.raw["params"].value_span(k) for k in params} if params else {}
+        input_value, input_span = self.file.input, self.raw.value_span("input")
+        class_name = self.file.class_name
+        notation = dict(self.file.notation)
+        description = self.file.description
+        for vname in reversed(chain):
+            v: VariantSpec = variants[vname]
+            raw = raw_variants[vname]
+            raw_params = raw.get("params") or LocDict(raw.span)
+            for key, value in v.params.items():
+                if key not in self.file.params:
+                    reporter.error(
+                        "E-UNKNOWN-PARAM",
+                        f"variant '{vname}' sets '{key}', which the spec's params do not declare",
+                        raw_params.key_span(key),
+                        did_you_mean(key, self.file.params),
+                    )
+                    continue
+                params[key] = value
+                spans[key] = raw_params.value_span(key)
+            if v.input is not None:
+                input_value, input_span = v.input, raw.value_span("input")
+            if v.class_name is not None:
+                class_name = v.class_name
+            if v.notation is not None:
+                notation = dict(v.notation)
+            if v.description:
+                description = v.description
+        reporter.check()
+        if class_name is None or not variants:
+            base = class_name or _identifier(self.network).upper()
+            class_name = base if not variants else f"{base}_{_identifier(name).upper()}"
+        return Variant(name, params, spans, input_value, input_span, class_name, notation,
+                       description)
+
+
+def _identifier(text: str) -> str:
+    out = "".join(c if c.isascii() and c.isalnum() else "_" for c in text)
+    out = "_".join(part for part in out.split("_") if part) or "net"
+    return out if not out[0].isdigit() else f"N{out}"
+
+
+def folder_name(network: str, variant: str) -> str:
+    """The build folder of a variant: network and variant, lower case, runs of other
+    characters replaced by `_` (CONTRACT.md)."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", f"{network}_{variant}".lower()).strip("_")
+
+
+def load_spec(path: str | os.PathLike, reporter: Reporter | None = None) -> Spec:
+    """Read, parse and structurally validate a spec and its imports; raise SpecError."""
+    reporter = reporter or Reporter()
+    path = Path(path)
+    display = str(path)
+    text = read_text(path, display, reporter)
+    raw = parse_yaml(text, display, reporter) if text is not None else None
+    reporter.check()
+    if raw is None:  # parse_yaml reported why
+        raise SpecError(reporter.diagnostics)
+    file = validate(SpecFile, raw, reporter, raw.span, f"spec '{display}'")
+    reporter.check()
+    spec = Spec(path, display, file, raw)
+    _collect_blocks(spec, path, raw, file.blocks, file.imports, reporter, [path.resolve()])
+    if not file.layers:
+        reporter.error("E-EMPTY-NETWORK", "the network has no layers", raw.value_span("layers"))
+    if file.default is not None and file.variants and file.default not in file.variants:
+        reporter.error(
+            "E-UNKNOWN-VARIANT",
+            f"default variant '{file.default}' is not among the variants "
+            f"({', '.join(file.variants)})",
+            raw.value_span("default"),
+            did_you_mean(file.default, file.variants),
+        )
+    reporter.check()
+    return spec
+
+
+def _collect_blocks(
+    spec: Spec, path: Path, raw: LocDict, blocks: dict[str, BlockSpec], imports: list[str],
+    reporter: Reporter, stack: list[Path],
+) -> None:
+    raw_blocks = raw.get("blocks") or LocDict(raw.span)
+    for name, block in blocks.items():
+        if name in spec.blocks:
+            reporter.error(
+                "E-BLOCK-DUPLICATE",
+                f"block '{name}' is defined twice (also at {spec.blocks[name].span})",
+                raw_blocks.key_span(name),
+            )
+            continue
+        spec.blocks[name] = Block(name, block, raw_blocks[name], raw_blocks.key_span(name))
+    raw_imports = raw.get("imports") or []
+    for i, target in enumerate(imports):
+        span = raw_imports.item_span(i) if hasattr(raw_imports, "item_span") else raw.span
+        target_path = (path.parent / target).resolve()
+        if target_path in stack:
+            chain = " -> ".join(p.name for p in stack + [target_path])
+            reporter.error("E-IMPORT-CYCLE", f"circular import: {chain}", span)
+            continue
+        if len(stack) > MAX_IMPORT_DEPTH:
+            reporter.error("E-LIMIT-IMPORTS", f"imports nest deeper than {MAX_IMPORT_DEPTH}", span)
+            continue
+        if not target_path.is_file():
+            reporter.error("E-IMPORT", f"imported block file '{target}' does not exist", span)
+            continue
+        display = os.path.relpath(target_path) if not os.path.isabs(target) else str(target_path)
+        sub = Reporter()
+        text = read_text(target_path, display, sub)
+        data = parse_yaml(text, display, sub) if text is not None else None
+        if data is not None:
+            block_file = validate(BlockFile, data, sub, data.span, f"block file '{display}'")
+            if block_file is not None:
+                _collect_blocks(spec, target_path, data, block_file.blocks, block_file.imports,
+                                sub, stack + [target_path])
+        for diagnostic in sub.diagnostics:
+            reporter._add(diagnostic)

@@ -1,0 +1,91 @@
+"""The pydantic models of a spec file's top level, blocks and variants.
+
+Layer entries are checked later, against each layer kind's own fields, once parameters and
+expressions are known; here they are only "a string or a mapping". The JSON Schema of the
+whole language (`archc schema`) is assembled from these models and the layer registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LayerEntry = str | dict[str, Any]
+
+#: Keys an entry of a `layers:` list may carry besides its type's own fields.
+ENTRY_KEYS = {
+    "name": "module name: decides the module path and state_dict keys (`conv1`, `layer1`)",
+    "type": "a layer kind, a block name, or `sequential`; `$param` picks one by parameter",
+    "inputs": "names of earlier entries (or `input`) this one reads; default: the previous",
+    "when": "expression; if false the entry is left out and its name stands for its input",
+    "repeat": "expression: how many copies (a named entry becomes a Sequential of them)",
+    "overrides": "per-copy changes for `repeat`: {0: {stride: 2}} (negative indices count "
+    "from the end)",
+    "layers": "the entries of a Sequential (a list, or an expression naming a list parameter)",
+    "init": "weight initialization: default, he, xavier, normal, zeros",
+    "trainable": "false freezes the layer's parameters (requires_grad = False)",
+    "doc": "free text, kept as a comment in generated code",
+}
+
+
+class Strict(BaseModel):
+    """Models of the spec's own structure refuse unknown keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BlockSpec(Strict):
+    """A reusable micro-architecture, instantiated like a layer: `{type: bottleneck, planes: 64}`."""
+
+    description: str = Field("", description="what the block is, with its source")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="block parameters and their defaults; null (~) marks a required one",
+    )
+    layers: list[LayerEntry] = Field(description="the block's body, as in a network's layers")
+    output: str | None = Field(None, description="the entry whose output the block returns")
+
+
+class VariantSpec(Strict):
+    """One column of a family: parameter values, optionally on top of another variant."""
+
+    description: str = Field("", description="what this variant is, with its source")
+    extends: str | None = Field(None, description="a variant whose settings this one starts from")
+    params: dict[str, Any] = Field(default_factory=dict, description="parameter values")
+    input: list[int | str] | None = Field(None, description="input volume [C, H, W]")
+    class_name: str | None = Field(None, description="name of the generated class")
+    notation: dict[str, list[LayerEntry]] | None = Field(
+        None, description="layers appended after each notation layer of a kind"
+    )
+
+
+class SpecFile(Strict):
+    """A network spec: an input volume, layers, and optionally blocks, params and variants."""
+
+    archc: int = Field(1, description="spec language version")
+    network: str = Field(description="the network's name (lower case is usual)")
+    description: str = Field("", description="what the network is, with its paper")
+    input: list[int | str] = Field(description="input volume per example, channels first")
+    default: str | None = Field(None, description="the default variant (else the first)")
+    class_name: str | None = Field(None, description="name of the generated class")
+    params: dict[str, Any] = Field(default_factory=dict, description="parameters and defaults")
+    notation: dict[str, list[LayerEntry]] = Field(
+        default_factory=dict,
+        description="layers appended after each layer written in paper notation, by kind: "
+        "{conv: [relu]} makes `conv3-64` a convolution followed by a ReLU",
+    )
+    init: str | None = Field(None, description="default weight initialization")
+    imports: list[str] = Field(default_factory=list, description="files of shared blocks")
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="blocks by name")
+    variants: dict[str, VariantSpec] = Field(default_factory=dict, description="variants")
+    layers: list[LayerEntry] = Field(description="the network, in order: a chain by default")
+
+
+class BlockFile(Strict):
+    """A file of shared blocks, imported by specs."""
+
+    archc: int = 1
+    description: str = ""
+    imports: list[str] = Field(default_factory=list)
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict)

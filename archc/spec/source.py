@@ -1,0 +1,256 @@
+"""YAML text to plain data that remembers where every key and value came from.
+
+PyYAML's composer gives nodes with marks; we convert them ourselves (instead of
+`yaml.safe_load`) so that each mapping and list carries the span of itself, of each key
+and of each value. Conversion is also where the hostile-input limits live: only the
+standard YAML tags, no duplicate keys, bounded alias expansion (the "billion laughs"),
+bounded nesting and file size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from archc.diagnostics import Reporter, Span
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_NODES = 1_000_000
+MAX_DEPTH = 64
+
+_STANDARD_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "omap", "merge", "binary")
+}
+_SCALAR_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")}
+
+
+class LocDict(dict):
+    """A mapping from YAML, with the span of itself, of each key and of each value."""
+
+    def __init__(self, span: Span):
+        super().__init__()
+        self.span = span
+        self.key_spans: dict[str, Span] = {}
+        self.value_spans: dict[str, Span] = {}
+
+    def key_span(self, key: str) -> Span:
+        """Where `key` is written (the mapping itself if it is absent)."""
+        return self.key_spans.get(key, self.span)
+
+    def value_span(self, key: str) -> Span:
+        """Where the value of `key` is written (the mapping itself if it is absent)."""
+        return self.value_spans.get(key, self.span)
+
+
+class LocList(list):
+    """A sequence from YAML, with the span of itself and of each item."""
+
+    def __init__(self, span: Span):
+        super().__init__()
+        self.span = span
+        self.item_spans: list[Span] = []
+
+    def item_span(self, index: int) -> Span:
+        """Where item `index` is written."""
+        return self.item_spans[index] if 0 <= index < len(self.item_spans) else self.span
+
+
+def span_of(value: object, default: Span) -> Span:
+    """The span of a located container, or `default` for a plain scalar."""
+    return getattr(value, "span", default)
+
+
+class LimitExceeded(Exception):
+    """A resource limit was hit while converting; carries the span and message."""
+
+    def __init__(self, span: Span, message: str):
+        super().__init__(message)
+        self.span = span
+        self.message = message
+
+
+def read_text(path: Path, display: str, reporter: Reporter) -> str | None:
+    """Read a spec file as UTF-8, reporting missing, oversized and non-UTF-8 files."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        reporter.error("E-FILE", f"cannot read '{display}': {exc.strerror or exc}", Span(display))
+        return None
+    if size > MAX_FILE_BYTES:
+        reporter.error(
+            "E-LIMIT-FILE-SIZE",
+            f"spec file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+            Span(display),
+        )
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reporter.error("E-FILE", f"cannot read '{display}': {exc.strerror or exc}", Span(display))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        reporter.error(
+            "E-ENCODING",
+            f"spec is not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
+            Span(display, line, col),
+            "save the file as UTF-8",
+        )
+        return None
+
+
+def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
+    """Parse YAML text into located data; report syntax errors and limits; None on failure."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            reporter.error(
+                "E-LIMIT-DEPTH", "YAML nesting is too deep to read", Span(display, 1, 1)
+            )
+            return None
+        except yaml.MarkedYAMLError as exc:
+            _report_yaml_error(exc, display, reporter)
+            return None
+        except yaml.YAMLError as exc:
+            reporter.error("E-YAML", f"invalid YAML: {exc}", Span(display))
+            return None
+        if node is None:
+            reporter.error("E-EMPTY-FILE", "spec file is empty", Span(display, 1, 1))
+            return None
+        converter = _Converter(loader, display, reporter)
+        try:
+            data = converter.convert(node, 0)
+        except LimitExceeded as exc:
+            reporter.error("E-LIMIT-ALIAS" if "alias" in exc.message else "E-LIMIT-DEPTH",
+                           exc.message, exc.span)
+            return None
+        if converter.failed:
+            return None
+        if not isinstance(data, LocDict):
+            reporter.error(
+                "E-NOT-MAPPING",
+                f"a spec must be a mapping (network:, input:, layers:, ...), "
+                f"not {_kind_of(data)}",
+                _span(node, display),
+            )
+            return None
+        return data
+    finally:
+        loader.dispose()
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__} ({value!r})"
+
+
+def _span(node: yaml.Node, display: str) -> Span:
+    mark = node.start_mark
+    return Span(display, mark.line + 1, mark.column + 1)
+
+
+def _report_yaml_error(exc: yaml.MarkedYAMLError, display: str, reporter: Reporter) -> None:
+    mark = exc.problem_mark or exc.context_mark
+    span = Span(display, mark.line + 1, mark.column + 1) if mark else Span(display)
+    problem = exc.problem or str(exc)
+    if "\\t" in problem or "\t" in problem:
+        reporter.error(
+            "E-YAML-TAB",
+            "tab character in indentation; YAML indents with spaces only",
+            span,
+            "replace the tabs with spaces",
+        )
+        return
+    context = f" ({exc.context})" if exc.context else ""
+    reporter.error("E-YAML", f"invalid YAML: {problem}{context}", span)
+
+
+class _Converter:
+    """Turns composed YAML nodes into LocDict / LocList / scalars, enforcing limits."""
+
+    def __init__(self, loader: yaml.SafeLoader, display: str, reporter: Reporter):
+        self.loader = loader
+        self.display = display
+        self.reporter = reporter
+        self.count = 0
+        self.failed = False
+
+    def convert(self, node: yaml.Node, depth: int) -> object:
+        self.count += 1
+        span = _span(node, self.display)
+        if self.count > MAX_NODES:
+            raise LimitExceeded(
+                span,
+                f"spec expands to more than {MAX_NODES:,} YAML values "
+                "(alias expansion or a very large file); refusing to continue",
+            )
+        if depth > MAX_DEPTH:
+            raise LimitExceeded(span, f"YAML nesting deeper than {MAX_DEPTH} levels")
+        if node.tag not in _STANDARD_TAGS:
+            self.failed = True
+            self.reporter.error(
+                "E-YAML-TAG",
+                f"tag '{node.tag}' is not allowed; specs use plain YAML values only",
+                span,
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, span, depth)
+        if isinstance(node, yaml.SequenceNode):
+            result = LocList(span)
+            for item in node.value:
+                result.append(self.convert(item, depth + 1))
+                result.item_spans.append(_span(item, self.display))
+            return result
+        if node.tag not in _SCALAR_TAGS:
+            self.failed = True
+            self.reporter.error(
+                "E-YAML-TAG", f"tag '{node.tag}' is not allowed in a spec", span
+            )
+            return None
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, span: Span, depth: int) -> LocDict:
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            self.failed = True
+            _report_yaml_error(exc, self.display, self.reporter)
+        result = LocDict(span)
+        for key_node, value_node in node.value:
+            key_span = _span(key_node, self.display)
+            key = self.convert(key_node, depth + 1)
+            if isinstance(key, (list, dict)) or key is None:
+                self.failed = True
+                self.reporter.error(
+                    "E-YAML-KEY", "mapping keys must be plain names or numbers", key_span
+                )
+                continue
+            # Variant names like `50:` arrive as ints; keys are always names to us.
+            key = str(key).lower() if isinstance(key, bool) else str(key)
+            if key in result:
+                self.failed = True
+                first = result.key_spans[key]
+                self.reporter.error(
+                    "E-YAML-DUPLICATE-KEY",
+                    f"duplicate key '{key}' (first at line {first.line})",
+                    key_span,
+                )
+                continue
+            result[key] = self.convert(value_node, depth + 1)
+            result.key_spans[key] = key_span
+            result.value_spans[key] = _span(value_node, self.display)
+        return result

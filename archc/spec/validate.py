@@ -1,0 +1,109 @@
+"""Pydantic validation with errors turned into located diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from archc.diagnostics import Reporter, Span, did_you_mean
+from archc.spec.source import LocDict, LocList
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def locate(data: Any, loc: tuple, default: Span, key: bool = False) -> Span:
+    """The span of the value (or, with key=True, the key) at a pydantic error location."""
+    span = getattr(data, "span", default)
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, LocDict) and str(part) in current:
+            span = current.key_span(str(part)) if (key and last) else current.value_span(str(part))
+            current = current[str(part)]
+        elif isinstance(current, LocList) and isinstance(part, int) and part < len(current):
+            span = current.item_span(part)
+            current = current[part]
+        else:
+            break
+    return span
+
+
+def validate(
+    model: type[M], data: Any, reporter: Reporter, default: Span, what: str
+) -> M | None:
+    """Validate `data` against `model`; report every error at its place; None on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        report_validation(exc, model, data, reporter, default, what)
+        return None
+
+
+def report_validation(
+    exc: ValidationError, model: type[BaseModel], data: Any, reporter: Reporter,
+    default: Span, what: str,
+) -> None:
+    """Turn each pydantic error into a diagnostic naming `what` and the field."""
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not str(p).startswith(("function-", "tagged")))
+        # pydantic reports union members as extra path parts; keep the user's own keys.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_PARTS))
+        kind = error["type"]
+        where = ".".join(str(p) for p in loc)
+        if kind == "extra_forbidden":
+            parent = loc[:-1]
+            allowed = _allowed_keys(model, parent)
+            reporter.error(
+                "E-UNKNOWN-FIELD",
+                f"{what}: unknown field '{loc[-1]}'",
+                locate(data, loc, default, key=True),
+                did_you_mean(str(loc[-1]), allowed),
+                ("allowed: " + ", ".join(sorted(allowed))) if allowed else "",
+            )
+        elif kind == "missing":
+            reporter.error(
+                "E-MISSING-FIELD",
+                f"{what}: missing required field '{where}'",
+                locate(data, loc[:-1], default),
+            )
+        else:
+            given = error.get("input")
+            shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
+            message = error["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, "):]
+            reporter.error(
+                "E-FIELD-VALUE" if kind.startswith("value_error") else "E-TYPE",
+                f"{what}: {where}: {message}{shown}" if where else f"{what}: {message}{shown}",
+                locate(data, loc, default),
+            )
+
+
+_UNION_PARTS = {"str", "int", "dict[str,any]", "list[...]", "literal['same','valid']",
+                "tuple[int, int]", "float", "bool", "none"}
+
+
+def _allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
+    current: Any = model
+    for part in path:
+        if isinstance(part, int) or not (isinstance(current, type)
+                                         and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    for arg in (*getattr(annotation, "__args__", ()), annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        for inner in getattr(arg, "__args__", ()):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return annotation
