@@ -221,20 +221,42 @@ def uncovered(size: int, out: int, kernel: int, stride: int, pad: int, dilation:
 def describe_uneven(
     axis_sizes: tuple[int, int], outs: tuple[int, int], f: Any, pad: tuple[int, int]
 ) -> str | None:
-    """Explain which input rows/columns a window leaves unused, as the lecture computes."""
-    notes = []
-    for axis, name in ((0, "row"), (1, "column")):
+    """Explain which trailing input rows/columns a window never uses, as the lecture's
+    (227-11)/4+1 check does; None when the window tiles its input.
+
+    A window narrower than its stride (a strided 1x1 projection) skips pixels everywhere
+    by design, so only windows at least as wide as their stride are held to tiling.
+    """
+    found = []
+    for axis in (0, 1):
         size, out = axis_sizes[axis], outs[axis]
         k, s, d = f.kernel[axis], f.stride[axis], getattr(f, "dilation", (1, 1))[axis]
+        span = d * (k - 1) + 1
         left = uncovered(size, out, k, s, pad[axis], d)
-        if left:
-            span = d * (k - 1) + 1
+        if left and span >= s:
             exact = (size + 2 * pad[axis] - span) / s + 1
-            notes.append(
-                f"({size}+2*{pad[axis]}-{span})/{s}+1 = {exact:g}: the last {left} input "
-                f"{name}{'s' if left > 1 else ''} never reach the output"
-            )
-    return "; ".join(notes) or None
+            found.append((f"({size}+2*{pad[axis]}-{span})/{s}+1 = {exact:g}", left))
+    if not found:
+        return None
+    if len(found) == 2 and found[0] == found[1]:
+        formula, left = found[0]
+        return f"{formula}, so the last {left} input row(s) and column(s) are never used"
+    names = ("row", "column") if len(found) == 2 else (
+        ("row",) if uncovered_axis(axis_sizes, outs, f, pad) == 0 else ("column",)
+    )
+    return "; ".join(
+        f"{formula}, so the last {left} input {name}(s) are never used"
+        for (formula, left), name in zip(found, names)
+    )
+
+
+def uncovered_axis(axis_sizes, outs, f, pad) -> int:
+    """The first axis (0 rows, 1 columns) whose window leaves input unused."""
+    for axis in (0, 1):
+        d = getattr(f, "dilation", (1, 1))[axis]
+        if uncovered(axis_sizes[axis], outs[axis], f.kernel[axis], f.stride[axis], pad[axis], d):
+            return axis
+    return 0
 
 
 def fmt_shape(shape: Shape) -> str:
