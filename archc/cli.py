@@ -25,7 +25,34 @@ def _analyse(spec_path: str, variant: str | None, reporter: Reporter):
     return spec, analyse(spec, variant, reporter)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _SafeGroup(click.Group):
+    """A click group that never lets a Python traceback reach the user.
+
+    Spec problems that escape a command as SpecError are printed as diagnostics (exit 1);
+    anything else is a bug in archc: one line asking for a report, exit status 3.
+    ARCHC_DEBUG=1 shows the traceback instead.
+    """
+
+    def invoke(self, ctx: click.Context):
+        import os
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SpecError as exc:
+            _fail(exc.diagnostics)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, on purpose
+            if os.environ.get("ARCHC_DEBUG") == "1":
+                raise
+            text = (str(exc).splitlines() or [""])[0][:200]
+            print(f"archc: internal error: {type(exc).__name__}: {text} (please report this, "
+                  "with the spec; "
+                  "ARCHC_DEBUG=1 shows the traceback)", file=sys.stderr)
+            sys.exit(3)
+
+
+@click.group(cls=_SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archc")
 def main() -> None:
     """archc: write a CNN once as YAML; get its analysis, PyTorch code, ONNX and diagrams."""
