@@ -74,11 +74,14 @@ def report_validation(
             if message.startswith("Value error, "):
                 message = message[len("Value error, "):]
             reporter.error(
-                "E-FIELD-VALUE" if kind.startswith("value_error") else "E-TYPE",
+                "E-FIELD-VALUE" if kind.startswith(_VALUE_KINDS) else "E-TYPE",
                 f"{what}: {where}: {message}{shown}" if where else f"{what}: {message}{shown}",
                 locate(data, loc, default),
             )
 
+
+_VALUE_KINDS = ("value_error", "greater_than", "less_than", "literal_error", "too_short",
+                "too_long", "multiple_of", "enum")
 
 _UNION_PARTS = {"str", "int", "dict[str,any]", "list[...]", "literal['same','valid']",
                 "tuple[int, int]", "float", "bool", "none"}
