@@ -48,6 +48,10 @@ class WindowPool(LayerKind):
     """Base of the pools: PyTorch's pooling arithmetic, floor or ceil."""
 
     family = "pool"
+    shape_rule = (
+        "C x H' x W', with H' = floor((H + 2*pad - kernel) / stride) + 1 (ceil with "
+        "`ceil_mode`, dropping a last window that starts in the padding; likewise W')"
+    )
 
     def _dilation(self, f: PoolFields) -> tuple[int, int]:
         return getattr(f, "dilation", (1, 1))

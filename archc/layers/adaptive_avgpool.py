@@ -41,6 +41,7 @@ class AdaptiveAvgPool(LayerKind):
     type = "adaptive_avgpool"
     Fields = AdaptiveAvgPoolFields
     family = "pool"
+    shape_rule = "C x size x size (C x h x w for size [h, w]), whatever H and W are"
     notation = {r"(global[-_ ]?)?avg[-_ ]?pool[-_ ]?global|global[-_ ]?avg[-_ ]?pool": {}}
 
     def infer(self, f: AdaptiveAvgPoolFields, inputs: list[Shape]) -> Shape:

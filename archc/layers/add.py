@@ -20,6 +20,7 @@ class Add(LayerKind):
     type = "add"
     Fields = AddFields
     family = "merge"
+    shape_rule = "the inputs' common volume: every input must have the same shape"
     min_inputs = 2
     max_inputs = None
 

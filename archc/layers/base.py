@@ -122,6 +122,10 @@ class LayerKind:
     family: ClassVar[str] = "other"
     #: Helper classes the generated PyTorch code may need, by name: standalone source.
     torch_helpers: ClassVar[dict[str, str]] = {}
+    #: The output volume as a formula, for docs/language.md (C, H, W: the input's).
+    shape_rule: ClassVar[str] = "the input's volume, unchanged"
+    #: The learnable parameters (and buffers) as a formula, for docs/language.md.
+    param_rule: ClassVar[str] = "none"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -28,6 +28,10 @@ class BatchNorm(LayerKind):
     type = "batchnorm"
     Fields = BatchNormFields
     family = "norm"
+    param_rule = (
+        "2 * C (scale and shift, if `affine`); buffers: 2 * C + 1 (running mean, running "
+        "variance, batch counter, if `track_running_stats`)"
+    )
     notation = {r"bn|batch-?norm": {}}
 
     def tensors(self, f: BatchNormFields, inputs: list[Shape], out: Shape) -> list[Tensor]:

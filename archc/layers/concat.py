@@ -20,6 +20,7 @@ class Concat(LayerKind):
     type = "concat"
     Fields = ConcatFields
     family = "merge"
+    shape_rule = "(C1 + C2 + ...) x H x W: the inputs must agree in H and W"
     min_inputs = 2
     max_inputs = None
 

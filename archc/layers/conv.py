@@ -89,6 +89,14 @@ class Conv(LayerKind):
     type = "conv"
     Fields = ConvFields
     family = "conv"
+    shape_rule = (
+        "out x H' x W', with H' = floor((H + 2*pad - dilation*(kernel-1) - 1) / stride) + 1 "
+        "(likewise W'); `same` keeps H x W"
+    )
+    param_rule = (
+        "out * (C / groups) * kh * kw weights + out biases; with a connection table, "
+        "the sum over output maps of len(row) * kh * kw (+ 1 bias each)"
+    )
     torch_helpers = {
         "ConnectionTableConv2d": '''
 class ConnectionTableConv2d(nn.Module):

@@ -21,6 +21,7 @@ class Flatten(LayerKind):
 
     type = "flatten"
     Fields = FlattenFields
+    shape_rule = "the vector C*H*W"
     makes_tensor = False
 
     def infer(self, f: FlattenFields, inputs: list[Shape]) -> Shape:

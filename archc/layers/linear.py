@@ -26,6 +26,8 @@ class Linear(LayerKind):
     type = "linear"
     Fields = LinearFields
     family = "fc"
+    shape_rule = "the vector `out`; the input must be a vector of N features (flatten first)"
+    param_rule = "N * out weights + out biases"
     notation = {r"fc-?(?P<n>\d+)": {"out": "$n"}}
 
     def infer(self, f: LinearFields, inputs: list[Shape]) -> Shape:

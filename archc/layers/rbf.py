@@ -24,6 +24,8 @@ class RBF(LayerKind):
     type = "rbf"
     Fields = RBFFields
     family = "fc"
+    shape_rule = "the vector `out`; the input must be a vector of N features"
+    param_rule = "none; buffers: out * N fixed centres"
     torch_helpers = {
         "RBF": '''
 class RBF(nn.Module):

@@ -34,6 +34,8 @@ class Subsample(LayerKind):
     type = "subsample"
     Fields = SubsampleFields
     family = "pool"
+    shape_rule = "C x floor(H / kernel) x floor(W / kernel)"
+    param_rule = "2 * C (a coefficient and a bias per map)"
     torch_helpers = {
         "Subsample": '''
 class Subsample(nn.Module):

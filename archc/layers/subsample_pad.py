@@ -25,6 +25,7 @@ class SubsamplePad(LayerKind):
     type = "subsample_pad"
     Fields = SubsamplePadFields
     family = "other"
+    shape_rule = "out x ceil(H / stride) x ceil(W / stride); out must be at least C"
     torch_helpers = {
         "SubsamplePad": '''
 class SubsamplePad(nn.Module):
