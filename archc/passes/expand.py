@@ -167,10 +167,8 @@ class Expander:
                 if name is not None:
                     scope.names[name] = bypass
                 return bypass
-        if inputs is not None and any(i is None for i in inputs):
-            if name is not None:
-                scope.names[name] = None
-            return None
+        # Entries whose inputs failed are still checked (type, fields), but not shaped, so
+        # one mistake does not hide the others nor cascade into spurious shape errors.
         if "repeat" in entry:
             output = self._repeat(entry, scope, inputs)
         else:
@@ -367,6 +365,8 @@ class Expander:
         except ValidationError as exc:
             report_validation(exc, kind.Fields, entry, self.reporter, entry.span, label)
             return None
+        if any(i is None for i in inputs):
+            return None
         name = self._child_name(entry, scope, kind.type)
         if name is None:
             return None
@@ -444,6 +444,8 @@ class Expander:
             self.reporter.error("E-FIELD-VALUE",
                                 f"repeat: expected a count of 0 or more, got {count!r}", span)
             return None
+        if any(i is None for i in inputs):
+            return None
         if count > MAX_REPEAT or len(self.nodes) + count > MAX_LAYERS:
             self.reporter.error(
                 "E-LIMIT-REPEAT",
@@ -464,18 +466,17 @@ class Expander:
             scope.container.children.append(module)
             target = Scope(module, sequential=True, ctx=scope.ctx)
             module.input = previous if previous is not None else 0
-        for index in range(count):
-            copy = _merged(template, overrides.get(index))
-            child_ctx = dict(target.ctx, index=index)
-            child_scope = target if target is scope else target
-            saved = child_scope.ctx
-            child_scope.ctx = child_ctx
-            try:
-                previous = self._single(copy, child_scope, [previous], index)
-            finally:
-                child_scope.ctx = saved
-            if previous is None or self.limit_hit:
-                return None
+        saved = target.ctx
+        try:
+            for index in range(count):
+                # `index` is visible to the copy's expressions (and its block's body).
+                target.ctx = dict(saved, index=index)
+                copy = _merged(template, overrides.get(index))
+                previous = self._single(copy, target, [previous], index)
+                if previous is None or self.limit_hit:
+                    return None
+        finally:
+            target.ctx = saved
         if target is not scope and previous is not None:
             target.container.output = previous
         return previous
@@ -542,7 +543,7 @@ class Expander:
                 self.reporter.error("E-BLOCK-ARGS", f"{label} needs a value for '{key}'",
                                     entry.span)
                 ok = False
-        if not ok:
+        if not ok or inputs[0] is None:
             return None
         input_shape = self.nodes[inputs[0]].shape
         ctx = dict(scope.ctx)
