@@ -1,0 +1,118 @@
+"""Graphviz backend: write `graph.dot` and render it with Graphviz's `dot` (SVG, PNG, PDF).
+
+The DOT text comes from `archc.backends.graphviz_dot`; this module only runs `dot` and
+writes files. `dot` is called as a subprocess rather than through the `graphviz` Python
+package: one executable, stdin to stdout, nothing else to install, and the file is then
+written atomically like every other archc output. Without `dot` on PATH the `.dot` file is
+still written, with a note on how to install Graphviz.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from archc.backends.graphviz_dot import to_dot
+from archc.ir.graph import Graph
+
+FORMATS = ("svg", "png", "pdf")
+INSTALL_HINT = (
+    "Graphviz's `dot` is not installed, so only the .dot file was written; install Graphviz "
+    "(`apt-get install graphviz`, `brew install graphviz`, or https://graphviz.org/download/) "
+    "and run again, or render it yourself with `dot -Tsvg FILE.dot -o FILE.svg`"
+)
+#: Generous: a whole ResNet-152 without collapsing renders in seconds.
+RENDER_TIMEOUT_S = 300
+
+
+class RenderError(Exception):
+    """`dot` failed or timed out."""
+
+
+def dot_executable() -> str | None:
+    """The path of Graphviz's `dot`, or None when it is not installed."""
+    return shutil.which("dot")
+
+
+def render(dot_text: str, fmt: str, dot: str | None = None) -> bytes:
+    """Run `dot -T<fmt>` over the DOT text and return the rendered bytes."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    dot = dot or dot_executable()
+    if dot is None:
+        raise RenderError("Graphviz's `dot` is not installed")
+    try:
+        done = subprocess.run(
+            [dot, f"-T{fmt}"], input=dot_text.encode(), capture_output=True,
+            timeout=RENDER_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(f"`dot` took longer than {RENDER_TIMEOUT_S} s") from exc
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip()
+        raise RenderError(f"`dot -T{fmt}` failed (exit {done.returncode}): {message}")
+    return done.stdout
+
+
+def write_files(graph: Graph, out: Path, collapse: int | None = None,
+                direction: str = "TB") -> tuple[Path, Path | None]:
+    """Write OUT's .dot beside it and render OUT (unless OUT is the .dot itself).
+
+    Returns (dot path, rendered path or None when `dot` is missing).
+    """
+    from archc.build import atomic_write
+
+    fmt = out.suffix.lower().lstrip(".")
+    text = to_dot(graph, collapse=collapse, direction=direction)
+    dot_path = out.with_suffix(".dot")
+    atomic_write(dot_path, text)
+    if fmt == "dot":
+        return dot_path, None
+    dot = dot_executable()
+    if dot is None:
+        return dot_path, None
+    atomic_write(out, render(text, fmt, dot))
+    return dot_path, out
+
+
+def draw_command(graph: Graph, out: str | None, collapse: int | None = None,
+                 direction: str = "TB") -> int:
+    """`archc graph`: write the diagram, print where it went; return the exit status."""
+    from archc.spec.loader import folder_name
+
+    path = Path(out) if out else Path("build") / folder_name(graph.network, graph.variant) / "graph.svg"
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS + ("dot",):
+        print(f"error: cannot draw to {path}: the file name must end in .svg, .png, .pdf "
+              "or .dot", file=sys.stderr)
+        return 2
+    if collapse is not None and collapse < 0:
+        print("error: --collapse takes a level of 0 or more", file=sys.stderr)
+        return 2
+    try:
+        dot_path, rendered = write_files(graph, path, collapse, direction)
+    except (RenderError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if rendered is None and fmt != "dot":
+        print(f"wrote {dot_path}", file=sys.stderr)
+        print(f"note: {INSTALL_HINT}", file=sys.stderr)
+        return 0
+    print(f"wrote {rendered or dot_path}", file=sys.stderr)
+    return 0
+
+
+def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
+    """Build target `graphviz`: graph.dot and graph.svg in the staging folder."""
+    from archc.build import BuildError
+
+    try:
+        _, rendered = write_files(graph, staging / "graph.svg",
+                                  options.get("collapse"), options.get("direction", "TB"))
+    except RenderError as exc:
+        raise BuildError(f"graphviz: {exc}") from exc
+    if rendered is None:
+        print(f"note: {INSTALL_HINT}", file=sys.stderr)

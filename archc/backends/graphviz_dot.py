@@ -1,0 +1,303 @@
+"""DOT text of an analysed graph: layers as boxes, blocks as clusters, volumes on the edges.
+
+Pure text generation (no Graphviz needed), deterministic: the same graph and options give
+the same bytes. Rendering lives in `archc.backends.graphviz`.
+
+What a reader sees, and why:
+- each layer box names the layer, its kind and key hyperparameters (`conv 11x11/4, 96`),
+  its output volume in the lecture's notation (55x55x96) and its parameters when it has any;
+- every edge is labelled with the volume flowing along it;
+- residual shortcuts (identity or projection, see `shortcut_edges`) are drawn bold, dashed
+  and red (SVG class `skip`), so they stand out from the main path; inception branches
+  fan out from one node into a concat inside their module's cluster;
+- blocks and Sequentials are labelled clusters; with `collapse=N`, modules nested deeper
+  than level N (0: every top-level module) become one 3-D box each;
+- colours come from each layer kind's `family`, explained by a legend under the title.
+
+DOT identifiers are the module paths (`layer1.0.conv1`), so the SVG's node titles and ids
+trace back to the spec and to the generated module's state_dict keys.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from archc.ir.graph import INPUT, MERGE, Graph, Module, Node
+from archc.layers.base import fmt_shape
+
+#: Fill colour and legend text per layer family (LayerKind.family), in legend order.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "conv": ("#9ecae1", "convolution"),
+    "pool": ("#a1d99b", "pooling"),
+    "norm": ("#fdd0a2", "normalization"),
+    "act": ("#fde0ef", "activation"),
+    "fc": ("#cbc9e2", "fully connected"),
+    "merge": ("#fff59d", "merge"),
+    "other": ("#e0e0e0", "other"),
+}
+BLOCK_FILL = "#f0f0f0"
+IO_FILL = "#ffffff"
+SKIP_COLOUR = "#d62728"
+#: Cluster backgrounds alternate with nesting depth so nested blocks stay distinguishable.
+CLUSTER_FILLS = ("#f7f7f7", "#ebebeb")
+OUTPUT_ID = "(output)"
+FONT = "Helvetica"
+
+
+@dataclass
+class _Edge:
+    src: str
+    dst: str
+    label: str
+    skip: bool
+
+
+@dataclass
+class _View:
+    """Which DOT node stands for each graph node, after collapsing."""
+
+    graph: Graph
+    collapse: int | None
+    rep: dict[int, str] = field(default_factory=dict)
+    collapsed: list[Module] = field(default_factory=list)
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def esc(text: object) -> str:
+    """Text made safe inside a DOT HTML-like label."""
+    return html.escape(str(text), quote=True)
+
+
+def _fill(node: Node) -> str:
+    if node.kind == INPUT:
+        return IO_FILL
+    return FAMILIES.get(node.layer.family, FAMILIES["other"])[0]
+
+
+def _family(node: Node) -> str:
+    family = node.layer.family if node.layer else "io"
+    return family if family in FAMILIES or family == "io" else "other"
+
+
+def _auto_name(node: Node) -> bool:
+    """Whether the name is the one archc made up from the type (`relu`, `relu_3`)."""
+    return re.fullmatch(re.escape(node.type) + r"(_\d+)?", node.name) is not None
+
+
+def _kind_text(node: Node) -> str:
+    hyper = node.layer.describe(node.fields)
+    # A bare symbol (`+`) or a repeat of the type (`concat`) says nothing the type does not.
+    if hyper == node.type or not any(ch.isalnum() for ch in hyper):
+        return node.type
+    return f"{node.type} {hyper}"
+
+
+def _params_text(params: int) -> str:
+    return f'<font point-size="8">{params:,} params</font>'
+
+
+def node_label(node: Node) -> str:
+    """The HTML-like label of one layer: name, kind and hyperparameters, volume, params."""
+    if node.kind == INPUT:
+        return Html(f"<<b>input</b><br/>{esc(fmt_shape(node.shape))}>")
+    kind = esc(_kind_text(node))
+    lines = [f"<b>{kind}</b>"] if _auto_name(node) else [f"<b>{esc(node.name)}</b>", kind]
+    lines.append(esc(fmt_shape(node.shape)))
+    if node.counts.params:
+        lines.append(_params_text(node.counts.params))
+    return Html("<" + "<br/>".join(lines) + ">")
+
+
+def _module_nodes(module: Module) -> list[Node]:
+    return [c for c in module.walk() if isinstance(c, Node)]
+
+
+def module_label(graph: Graph, module: Module) -> str:
+    """The label of a collapsed module: its path, what it holds, its output and params."""
+    nodes = _module_nodes(module)
+    blocks = [c for c in module.children if isinstance(c, Module) and c.block]
+    names = sorted({b.block for b in blocks})
+    if module.block:
+        what = f"{module.block} block, {len(nodes)} layers"
+    elif blocks and len(blocks) == len(module.children) and len(names) == 1:
+        what = f"{len(blocks)} x {names[0]}"
+    else:
+        what = f"{len(nodes)} layers"
+    lines = [f"<b>{esc(module.path)}</b>", esc(what), esc(fmt_shape(graph.nodes[module.output].shape))]
+    params = sum(n.counts.params for n in nodes)
+    if params:
+        lines.append(_params_text(params))
+    return Html("<" + "<br/>".join(lines) + ">")
+
+
+def _cluster_label(module: Module) -> str:
+    text = esc(module.path)
+    if module.block:
+        text += f' <font color="#555555">({esc(module.block)})</font>'
+    return Html(f"<<b>{text}</b>>")
+
+
+class Html(str):
+    """An HTML-like label, written between angle brackets instead of quotes."""
+
+
+def _attrs(**items: str) -> str:
+    return ", ".join(
+        f"{k.rstrip('_')}={v if isinstance(v, Html) else quote(v)}" for k, v in items.items()
+    )
+
+
+def _view(graph: Graph, collapse: int | None) -> _View:
+    view = _View(graph, collapse)
+    view.rep[0] = graph.nodes[0].path
+
+    def visit(module: Module, depth: int, owner: str | None) -> None:
+        for child in module.children:
+            if isinstance(child, Node):
+                view.rep[child.id] = owner or child.path
+            elif owner is None and collapse is not None and depth >= collapse:
+                view.collapsed.append(child)
+                visit(child, depth + 1, child.path)
+            else:
+                visit(child, depth + 1, owner)
+
+    visit(graph.root, 0, None)
+    return view
+
+
+def shortcut_edges(graph: Graph) -> set[tuple[int, int]]:
+    """The (source, target) node ids of residual shortcuts.
+
+    A shortcut feeds an elementwise merge (every input the merge's own volume: a residual
+    sum, not a concatenation). Each of the merge's inputs is traced back through its chain
+    of single-input, single-consumer layers to the fork it starts from; the shortest such
+    branch, when strictly shorter than the longest, is the shortcut: no layers for an
+    identity, a projection (1x1 conv, BN) otherwise.
+    """
+    consumers = graph.consumers()
+    found: set[tuple[int, int]] = set()
+    for node in graph.nodes:
+        if node.kind != MERGE or len(node.inputs) < 2:
+            continue
+        if any(graph.nodes[i].shape != node.shape for i in node.inputs):
+            continue
+        branches = []
+        for source in node.inputs:
+            chain = [node.id]
+            current = source
+            while (len(consumers[current]) == 1 and graph.nodes[current].kind != INPUT
+                   and len(graph.nodes[current].inputs) == 1):
+                chain.append(current)
+                current = graph.nodes[current].inputs[0]
+            chain.append(current)
+            branches.append(chain)
+        lengths = [len(chain) for chain in branches]
+        if min(lengths) == max(lengths):
+            continue
+        shortest = branches[lengths.index(min(lengths))]
+        found.update((shortest[i + 1], shortest[i]) for i in range(len(shortest) - 1))
+    return found
+
+
+def _edges(view: _View) -> list[_Edge]:
+    graph = view.graph
+    shortcuts = shortcut_edges(graph)
+    edges: dict[tuple[str, str], _Edge] = {}
+    for node in graph.nodes:
+        for source in node.inputs:
+            src, dst = view.rep[source], view.rep[node.id]
+            if src == dst:
+                continue
+            skip = (source, node.id) in shortcuts
+            if (src, dst) in edges:
+                edges[(src, dst)].skip |= skip
+                continue
+            edges[(src, dst)] = _Edge(src, dst, fmt_shape(graph.nodes[source].shape), skip)
+    result = list(edges.values())
+    result.append(_Edge(view.rep[graph.output], OUTPUT_ID, fmt_shape(graph.output_shape), False))
+    return result
+
+
+def _legend(graph: Graph, view: _View, edges: list[_Edge]) -> str:
+    from archc.backends.summary import si
+    from archc.passes.counts import totals
+
+    total = totals(graph)
+    title = (f"<b>{esc(graph.class_name)}</b>  {esc(graph.network)} / {esc(graph.variant)}: "
+             f"input {esc(fmt_shape(graph.input_shape))}, {esc(si(total.params))} params, "
+             f"{esc(si(total.macs))} MACs")
+    present = {_family(n) for n in graph.nodes}
+    cells = [
+        f'<td bgcolor="{colour}">{esc(text)}</td>'
+        for family, (colour, text) in FAMILIES.items() if family in present
+    ]
+    if view.collapsed:
+        cells.append(f'<td bgcolor="{BLOCK_FILL}">collapsed block</td>')
+    if any(e.skip for e in edges):
+        cells.append(f'<td border="0"><font color="{SKIP_COLOUR}"><b>- - &gt;</b> '
+                     "shortcut</font></td>")
+    return Html(
+        '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3">'
+        f'<tr><td border="0" colspan="{len(cells)}">{title}</td></tr>'
+        f"<tr>{''.join(cells)}</tr></table>>"
+    )
+
+
+def to_dot(graph: Graph, collapse: int | None = None, direction: str = "TB") -> str:
+    """The DOT text of the network's diagram."""
+    if direction not in ("TB", "LR"):
+        raise ValueError(f"direction must be TB or LR, not {direction!r}")
+    view = _view(graph, collapse)
+    edges = _edges(view)
+    collapsed = {m.path for m in view.collapsed}
+    out = [
+        f"digraph {quote(graph.class_name)} {{",
+        f"  graph [{_attrs(rankdir=direction, fontname=FONT, labelloc='t', nodesep='0.25', ranksep='0.3', newrank='true', label=_legend(graph, view, edges))}];",
+        f"  node [{_attrs(shape='box', style='rounded,filled', fontname=FONT, fontsize='10', margin='0.08,0.04', penwidth='0.8')}];",
+        f"  edge [{_attrs(fontname=FONT, fontsize='8', fontcolor='#555555', color='#666666', arrowsize='0.6')}];",
+    ]
+    source = graph.nodes[0]
+    out.append(
+        f"  {quote(source.path)} [{_attrs(id=source.path, class_='io', shape='box', style='filled', fillcolor=IO_FILL, label=node_label(source), tooltip=_tooltip(graph, source))}];"
+    )
+
+    def emit(module: Module, depth: int, indent: str) -> None:
+        for child in module.children:
+            if isinstance(child, Node):
+                out.append(
+                    f"{indent}{quote(child.path)} [{_attrs(id=child.path, class_=_family(child), fillcolor=_fill(child), label=node_label(child), tooltip=_tooltip(graph, child))}];"
+                )
+            elif child.path in collapsed:
+                out.append(
+                    f"{indent}{quote(child.path)} [{_attrs(id=child.path, class_='block', shape='box3d', style='filled', fillcolor=BLOCK_FILL, label=module_label(graph, child), tooltip=child.path)}];"
+                )
+            else:
+                out.append(f"{indent}subgraph {quote('cluster_' + child.path)} {{")
+                out.append(
+                    f"{indent}  graph [{_attrs(id='cluster_' + child.path, label=_cluster_label(child), style='rounded,filled', fillcolor=CLUSTER_FILLS[depth % 2], color='#999999', fontsize='10', labeljust='l')}];"
+                )
+                emit(child, depth + 1, indent + "  ")
+                out.append(f"{indent}}}")
+
+    emit(graph.root, 0, "  ")
+    out.append(
+        f"  {quote(OUTPUT_ID)} [{_attrs(id='output', class_='io', shape='box', style='filled', fillcolor=IO_FILL, label=Html('<<b>output</b><br/>' + esc(fmt_shape(graph.output_shape)) + '>'))}];"
+    )
+    for edge in edges:
+        attrs = {"id": f"{edge.src}->{edge.dst}", "label": edge.label}
+        if edge.skip:
+            attrs.update(class_="skip", style="dashed", color=SKIP_COLOUR, penwidth="1.6",
+                         fontcolor=SKIP_COLOUR)
+        out.append(f"  {quote(edge.src)} -> {quote(edge.dst)} [{_attrs(**attrs)}];")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _tooltip(graph: Graph, node: Node) -> str:
+    return f"{node.path} (spec line {node.span.line})"
