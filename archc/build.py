@@ -26,7 +26,11 @@ TARGETS = {
     "onnx": "archc.backends.onnx:write_target",
     "graphviz": "archc.backends.graphviz:write_target",
     "summary": "archc.backends.summary_files:write_target",
+    "train": "archc.backends.train_script:write_target",
 }
+#: Targets the default set (no --target) builds only for graphs that ask for them: train.py
+#: only for specs with a `training:` section.
+WANTED = {"train": lambda graph: graph.training is not None}
 #: Targets that read another target's output (ONNX exports the generated model.py).
 NEEDS = {"onnx": "pytorch"}
 
@@ -58,9 +62,14 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
-def build_graph(graph: Graph, out: Path, targets: list[str], check: bool = False) -> Path:
-    """Build one analysed variant into `out/<folder>/`; return that folder."""
+def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool = False) -> Path:
+    """Build one analysed variant into `out/<folder>/`; return that folder.
+
+    `targets=None` is the default set: every target the graph wants (see WANTED).
+    """
     folder = out / folder_name(graph.network, graph.variant)
+    if targets is None:
+        targets = [t for t in TARGETS if t not in WANTED or WANTED[t](graph)]
     ordered = [t for t in TARGETS if t in targets]
     for target in list(ordered):
         need = NEEDS.get(target)
@@ -87,6 +96,7 @@ _FILES = {
     "onnx": ("model.onnx",),
     "graphviz": ("graph.dot", "graph.svg"),
     "summary": ("summary.json", "summary.md"),
+    "train": ("train.py",),
 }
 
 
@@ -97,8 +107,12 @@ def _belongs(name: str, targets: list[str]) -> bool:
 
 
 def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Path,
-              targets: list[str], check: bool = False) -> bool:
-    """Build every requested (spec, variant); print diagnostics and progress; True if all ok."""
+              targets: list[str] | None, check: bool = False,
+              overrides: dict | None = None) -> bool:
+    """Build every requested (spec, variant); print diagnostics and progress; True if all ok.
+
+    `targets=None` builds the default set; `overrides` are `--set` settings.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -132,7 +146,7 @@ def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Pa
             progress.update(task, description=f"building {label}")
             variant_reporter = Reporter()
             try:
-                graph = analyse(spec, name, variant_reporter)
+                graph = analyse(spec, name, variant_reporter, overrides)
                 built.append(build_graph(graph, out, targets, check))
             except SpecError as exc:
                 ok = False

@@ -17,12 +17,44 @@ def _fail(diagnostics) -> None:
     sys.exit(1)
 
 
-def _analyse(spec_path: str, variant: str | None, reporter: Reporter):
+def _analyse(spec_path: str, variant: str | None, reporter: Reporter, overrides=None):
     from archc.pipeline import analyse
     from archc.spec.loader import load_spec
 
     spec = load_spec(spec_path, reporter)
-    return spec, analyse(spec, variant, reporter)
+    return spec, analyse(spec, variant, reporter, overrides)
+
+
+def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """`--set KEY=VALUE` options as a dict; each value is read as YAML (10, 0.5, [1, 2])."""
+    import yaml
+
+    result = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx, param)
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            problem = str(exc).splitlines()[0]
+            raise click.BadParameter(f"{key}: {text!r} is not a YAML value ({problem})",
+                                     ctx, param) from None
+        if isinstance(value, dict):
+            raise click.BadParameter(f"{key}: give a number, text, boolean or list, not a "
+                                     "mapping (set nested keys one by one: training.lr=0.1)",
+                                     ctx, param)
+        result[key] = value
+    return result
+
+
+def _set_option(function):
+    return click.option(
+        "--set", "overrides", multiple=True, callback=_parse_sets, metavar="KEY=VALUE",
+        help="Override a spec parameter (num_classes=10) or a training setting "
+        "(training.lr=0.1); repeatable.",
+    )(function)
 
 
 class _SafeGroup(click.Group):
@@ -62,7 +94,9 @@ def main() -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--variant", "-v", help="Variant to check (default: the spec's default).")
 @click.option("--all-variants", is_flag=True, help="Check every variant of each spec.")
-def check(specs: tuple[str, ...], variant: str | None, all_variants: bool) -> None:
+@_set_option
+def check(specs: tuple[str, ...], variant: str | None, all_variants: bool,
+          overrides: dict) -> None:
     """Validate specs and print every diagnostic."""
     from archc.spec.loader import load_spec
     from archc.pipeline import analyse
@@ -77,7 +111,7 @@ def check(specs: tuple[str, ...], variant: str | None, all_variants: bool) -> No
         names = spec.variant_names() if all_variants else [variant]
         for name in names:
             try:
-                analyse(spec, name, reporter)
+                analyse(spec, name, reporter, overrides)
                 checked += 1
             except SpecError:
                 pass
@@ -92,7 +126,9 @@ def check(specs: tuple[str, ...], variant: str | None, all_variants: bool) -> No
 @click.option("--variant", "-v", help="Variant to summarize.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the summary as Markdown.")
-def summary(spec: str, variant: str | None, as_json: bool, as_markdown: bool) -> None:
+@_set_option
+def summary(spec: str, variant: str | None, as_json: bool, as_markdown: bool,
+            overrides: dict) -> None:
     """Print a per-layer table (volumes, params, MACs, memory, receptive field) and totals."""
     from archc.backends import summary as backend
 
@@ -100,7 +136,7 @@ def summary(spec: str, variant: str | None, as_json: bool, as_markdown: bool) ->
         raise click.UsageError("--json and --markdown are exclusive")
     reporter = Reporter()
     try:
-        _, graph = _analyse(spec, variant, reporter)
+        _, graph = _analyse(spec, variant, reporter, overrides)
     except SpecError as exc:
         _fail(exc.diagnostics)
     if reporter.warnings:
@@ -156,22 +192,25 @@ def _spec_files(specs: tuple[str, ...]) -> list[str]:
 @click.option("-o", "--output", "out", default="build", show_default=True,
               type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--target", "targets", default=None,
-              help="Comma-separated: pytorch, onnx, graphviz, summary (default: all).")
+              help="Comma-separated: pytorch, onnx, graphviz, summary, train (default: all; "
+              "train only for specs with a training: section).")
 @click.option("--check", "run_checks", is_flag=True,
               help="Verify the ONNX export (checker, shapes, onnxruntime parity).")
-def build(specs, variant, all_variants, out, targets, run_checks) -> None:
+@_set_option
+def build(specs, variant, all_variants, out, targets, run_checks, overrides) -> None:
     """Generate the model folder of each spec variant (model.py, model.onnx, graph, summary)."""
     from archc.build import TARGETS, build_all
 
     if variant and all_variants:
         raise click.UsageError("--variant and --all-variants are exclusive")
-    chosen = list(TARGETS) if targets is None else [t.strip() for t in targets.split(",") if t]
-    unknown = [t for t in chosen if t not in TARGETS]
-    if unknown or not chosen:
+    chosen = None if targets is None else [t.strip() for t in targets.split(",") if t.strip()]
+    unknown = [t for t in chosen or [] if t not in TARGETS]
+    if unknown or chosen == []:
         raise click.UsageError(
             f"unknown target {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}"
         )
-    ok = build_all(_spec_files(specs), variant, all_variants, Path(out), chosen, run_checks)
+    ok = build_all(_spec_files(specs), variant, all_variants, Path(out), chosen, run_checks,
+                   overrides)
     sys.exit(0 if ok else 1)
 
 
@@ -184,13 +223,14 @@ def build(specs, variant, all_variants, out, targets, run_checks) -> None:
               help="Draw blocks nested deeper than this level as single nodes (0: every block).")
 @click.option("--direction", type=click.Choice(["TB", "LR"]), default="TB", show_default=True,
               help="Top-down or left-to-right.")
-def graph(spec, variant, out, collapse, direction) -> None:
+@_set_option
+def graph(spec, variant, out, collapse, direction, overrides) -> None:
     """Draw the network with Graphviz."""
     from archc.backends import graphviz as backend
 
     reporter = Reporter()
     try:
-        _, analysed = _analyse(spec, variant, reporter)
+        _, analysed = _analyse(spec, variant, reporter, overrides)
     except SpecError as exc:
         _fail(exc.diagnostics)
     if reporter.warnings:

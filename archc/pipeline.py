@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from archc.diagnostics import Reporter
 from archc.ir.graph import Graph
 from archc.passes.counts import count
 from archc.passes.expand import expand
+from archc.passes.freeze import freeze
 from archc.passes.receptive_field import receptive_fields
 from archc.spec.loader import Spec, load_spec
 
 
-def analyse(spec: Spec, variant: str | None = None, reporter: Reporter | None = None) -> Graph:
-    """Expand a loaded spec's variant and run every analysis pass over it."""
+def analyse(spec: Spec, variant: str | None = None, reporter: Reporter | None = None,
+            overrides: dict[str, Any] | None = None) -> Graph:
+    """Expand a loaded spec's variant and run every analysis pass over it.
+
+    `overrides` are `--set` settings: parameter values, or `training.FIELD` values.
+    """
     reporter = reporter or Reporter()
-    graph = expand(spec, spec.variant(variant, reporter), reporter)
+    graph = expand(spec, spec.variant(variant, reporter, overrides), reporter)
+    freeze(graph, spec, reporter)
     count(graph)
     receptive_fields(graph)
     return graph
 
 
 def load(path: str | os.PathLike, variant: str | None = None,
-         reporter: Reporter | None = None) -> Graph:
+         reporter: Reporter | None = None, overrides: dict[str, Any] | None = None) -> Graph:
     """Load, validate and analyse one variant of a spec file; raise SpecError on problems."""
     reporter = reporter or Reporter()
-    return analyse(load_spec(path, reporter), variant, reporter)
+    return analyse(load_spec(path, reporter), variant, reporter, overrides)

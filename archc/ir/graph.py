@@ -104,6 +104,8 @@ class Graph:
     params: dict[str, Any] = field(default_factory=dict)
     init: str | None = None
     blocks: dict[str, Any] = field(default_factory=dict)
+    #: The variant's `training:` settings (archc.training.Training), or None.
+    training: Any = None
 
     @property
     def output_shape(self) -> Shape:

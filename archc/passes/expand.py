@@ -58,6 +58,9 @@ class Scope:
     names: dict[str, int | None] = field(default_factory=dict)
     declared: dict[str, Span] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    #: Whether entries train by default: `trainable: false` on a Sequential or a block
+    #: instance freezes everything inside it unless an entry says otherwise.
+    trainable: bool = True
 
 
 class Expander:
@@ -96,6 +99,7 @@ class Expander:
             spec_path=spec.display, input_shape=shape, nodes=self.nodes, root=root,
             output=output, description=variant.description, params=variant.params,
             init=spec.file.init, blocks={n: b.spec for n, b in spec.blocks.items()},
+            training=variant.training,
         )
 
     def _input_shape(self, ctx: dict[str, Any]) -> tuple[int, ...]:
@@ -155,6 +159,8 @@ class Expander:
         inputs = self._inputs(entry, scope, previous)
         if "when" in entry:
             keep = self.value(entry["when"], scope.ctx, entry.value_span("when"))
+            if keep is _FAILED:
+                return None
             if not isinstance(keep, bool):
                 self.reporter.error(
                     "E-TYPE", f"when: expected true or false, got {keep!r}",
@@ -303,6 +309,8 @@ class Expander:
         type_name = entry.get("type")
         if isinstance(type_name, str) and type_name.startswith("$"):
             type_name = self.value(type_name, scope.ctx, entry.value_span("type"))
+            if type_name is _FAILED:
+                return None
         if type_name is None and "layers" in entry or type_name == "sequential":
             return self._sequential(entry, scope, inputs)
         if type_name is None:
@@ -357,6 +365,17 @@ class Expander:
             if isinstance(value, str) and value.lower() in literals.get(key, ()):
                 values[key] = value
                 continue
+            if (key in literals and isinstance(value, str) and value.strip().isidentifier()
+                    and value.strip() not in scope.ctx):
+                # A misspelled word (`padding: full`) is not an unknown parameter.
+                options = ", ".join(f"'{v}'" for v in sorted(literals[key]))
+                self.reporter.error(
+                    "E-FIELD-VALUE",
+                    f"{label}: {key}: '{value}' is not one of {options} (nor a parameter)",
+                    entry.value_span(key), did_you_mean(value.lower(), literals[key]),
+                )
+                values[key] = _FAILED
+                continue
             values[key] = self.value(value, scope.ctx, entry.value_span(key))
         if any(v is _FAILED for v in values.values()):
             return None
@@ -396,10 +415,8 @@ class Expander:
                 f"{label}: window does not tile its {fmt_shape(shapes[0])} input: {uneven}",
                 entry.span,
             )
-        trainable = entry.get("trainable", True)
-        if not isinstance(trainable, bool):
-            self.reporter.error("E-TYPE", f"{label}: trainable: expected true or false",
-                                entry.value_span("trainable"))
+        trainable = self._trainable(entry, scope, label)
+        if trainable is None:
             return None
         node = Node(
             id=len(self.nodes), kind=MERGE if kind.max_inputs is None else LAYER, name=name,
@@ -432,8 +449,24 @@ class Expander:
         module = Module("sequential", name, self._path(scope.container, name), entry.span,
                         parent=scope.container)
         scope.container.children.append(module)
-        inner = Scope(module, sequential=True, ctx=scope.ctx)
+        trainable = self._trainable(entry, scope, f"sequential '{module.path}'")
+        if trainable is None:
+            return None
+        inner = Scope(module, sequential=True, ctx=scope.ctx, trainable=trainable)
         return self.scope(body, inner, inputs[0] if len(inputs) == 1 else None)
+
+    def _trainable(self, entry: LocDict, scope: Scope, label: str) -> bool | None:
+        """The entry's `trainable` (an expression, so `--set` can freeze), else its scope's."""
+        if "trainable" not in entry:
+            return scope.trainable
+        value = self.value(entry["trainable"], scope.ctx, entry.value_span("trainable"))
+        if value is _FAILED:
+            return None
+        if not isinstance(value, bool):
+            self.reporter.error("E-TYPE", f"{label}: trainable: expected true or false, got "
+                                f"{value!r}", entry.value_span("trainable"))
+            return None
+        return value
 
     def _repeat(self, entry: LocDict, scope: Scope, inputs: list[int | None]) -> int | None:
         span = entry.value_span("repeat")
@@ -464,7 +497,7 @@ class Expander:
             module = Module("sequential", name, self._path(scope.container, name), entry.span,
                             parent=scope.container)
             scope.container.children.append(module)
-            target = Scope(module, sequential=True, ctx=scope.ctx)
+            target = Scope(module, sequential=True, ctx=scope.ctx, trainable=scope.trainable)
             module.input = previous if previous is not None else 0
         saved = target.ctx
         try:
@@ -569,7 +602,10 @@ class Expander:
         module = Module("block", name, self._path(scope.container, name), entry.span,
                         block=block_name, args=values, parent=scope.container)
         scope.container.children.append(module)
-        inner = Scope(module, sequential=False, ctx=ctx)
+        trainable = self._trainable(entry, scope, label)
+        if trainable is None:
+            return None
+        inner = Scope(module, sequential=False, ctx=ctx, trainable=trainable)
         self.block_stack.append(block_name)
         try:
             output = self.scope(block.raw["layers"], inner, inputs[0])

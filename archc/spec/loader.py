@@ -11,6 +11,7 @@ from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
 from archc.spec.model import BlockFile, BlockSpec, SpecFile, VariantSpec
 from archc.spec.source import LocDict, parse_yaml, read_text
 from archc.spec.validate import validate
+from archc.training import Training, merge_training
 
 DEFAULT_VARIANT = "default"
 MAX_IMPORT_DEPTH = 16
@@ -38,6 +39,8 @@ class Variant:
     class_name: str
     notation: dict[str, Any]
     description: str
+    #: The resolved `training:` settings, or None when neither spec nor variant has any.
+    training: Training | None = None
 
 
 @dataclass
@@ -67,8 +70,13 @@ class Spec:
             return self.file.default
         return next(iter(self.file.variants), DEFAULT_VARIANT)
 
-    def variant(self, name: str | None, reporter: Reporter) -> Variant:
-        """Resolve a variant's settings (following `extends`); raise SpecError if unknown."""
+    def variant(self, name: str | None, reporter: Reporter,
+                overrides: dict[str, Any] | None = None) -> Variant:
+        """Resolve a variant's settings (following `extends`); raise SpecError if unknown.
+
+        `overrides` are command-line settings (`--set num_classes=10`), applied last: keys
+        name the spec's parameters, or `training.FIELD` for a training setting.
+        """
         name = self.default_variant() if name is None else str(name)
         variants = self.file.variants
         raw_variants = self.raw.get("variants") or LocDict(self.raw.span)
@@ -111,6 +119,7 @@ class Spec:
         class_name = self.file.class_name
         notation = dict(self.file.notation)
         description = self.file.description
+        training = _training_dump(self.file.training)
         for vname in reversed(chain):
             v: VariantSpec = variants[vname]
             raw = raw_variants[vname]
@@ -134,12 +143,60 @@ class Spec:
                 notation = dict(v.notation)
             if v.description:
                 description = v.description
+            if v.training is not None:
+                training = merge_training(training, _training_dump(v.training))
+        if overrides:
+            training = self._override(overrides, params, spans, training, reporter)
         reporter.check()
         if class_name is None or not variants:
             base = class_name or _identifier(self.network).upper()
             class_name = base if not variants else f"{base}_{_identifier(name).upper()}"
         return Variant(name, params, spans, input_value, input_span, class_name, notation,
-                       description)
+                       description, self._training(training, reporter))
+
+    def _override(self, overrides: dict[str, Any], params: dict[str, Any],
+                  spans: dict[str, Span], training: dict[str, Any] | None,
+                  reporter: Reporter) -> dict[str, Any] | None:
+        """Apply `--set KEY=VALUE` settings to the resolved parameters and training."""
+        # A command-line value has no place in the file; point at what it replaces.
+        where = self.raw.key_span("params") if "params" in self.raw else Span(self.display)
+        for key, value in overrides.items():
+            if key.startswith("training."):
+                path = key.split(".")[1:]
+                change: dict[str, Any] = {}
+                node = change
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = value
+                training = merge_training(training, change)
+            elif key in self.file.params:
+                params[key] = value
+                spans[key] = where
+            else:
+                reporter.error(
+                    "E-UNKNOWN-PARAM",
+                    f"--set {key}: network '{self.network}' has no parameter '{key}' "
+                    f"(parameters: {', '.join(self.file.params) or 'none'})",
+                    where,
+                    did_you_mean(key, [*self.file.params, "training."]),
+                )
+        return training
+
+    def _training(self, settings: dict[str, Any] | None, reporter: Reporter) -> Training | None:
+        """Validate the merged training settings (a variant or --set may have changed them)."""
+        if settings is None:
+            return None
+        raw = self.raw.get("training")
+        span = self.raw.value_span("training") if raw is not None else Span(self.display)
+        result = validate(Training, settings, reporter, span, "training")
+        reporter.check()
+        return result
+
+
+def _training_dump(training: Training | None) -> dict[str, Any] | None:
+    """The settings a `training:` section states (defaults left out, so merging keeps the
+    base's values for what a variant does not mention)."""
+    return None if training is None else training.model_dump(exclude_unset=True)
 
 
 def _identifier(text: str) -> str:

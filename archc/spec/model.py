@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archc.training import Training
+
 LayerEntry = str | dict[str, Any]
 
 #: Keys an entry of a `layers:` list may carry besides its type's own fields.
@@ -58,6 +60,9 @@ class VariantSpec(Strict):
     notation: dict[str, list[LayerEntry]] | None = Field(
         None, description="layers appended after each notation layer of a kind"
     )
+    training: Training | None = Field(
+        None, description="training settings laid over the spec's, field by field"
+    )
 
 
 class SpecFile(Strict):
@@ -79,6 +84,10 @@ class SpecFile(Strict):
     imports: list[str] = Field(default_factory=list, description="files of shared blocks")
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="blocks by name")
     variants: dict[str, VariantSpec] = Field(default_factory=dict, description="variants")
+    training: Training | None = Field(
+        None, description="how the network is trained (optimizer, schedule, batches, "
+        "augmentation); `archc build` writes train.py from it"
+    )
     layers: list[LayerEntry] = Field(description="the network, in order: a chain by default")
 
 
