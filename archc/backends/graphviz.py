@@ -46,8 +46,11 @@ def render(dot_text: str, fmt: str, dot: str | None = None) -> bytes:
         raise RenderError("Graphviz's `dot` is not installed")
     try:
         done = subprocess.run(
-            [dot, f"-T{fmt}"], input=dot_text.encode(), capture_output=True,
-            timeout=RENDER_TIMEOUT_S, check=False,
+            [dot, f"-T{fmt}"],
+            input=dot_text.encode(),
+            capture_output=True,
+            timeout=RENDER_TIMEOUT_S,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise RenderError(f"`dot` took longer than {RENDER_TIMEOUT_S} s") from exc
@@ -57,8 +60,9 @@ def render(dot_text: str, fmt: str, dot: str | None = None) -> bytes:
     return done.stdout
 
 
-def write_files(graph: Graph, out: Path, collapse: int | None = None,
-                direction: str = "TB") -> tuple[Path, Path | None]:
+def write_files(
+    graph: Graph, out: Path, collapse: int | None = None, direction: str = "TB"
+) -> tuple[Path, Path | None]:
     """Write OUT's .dot beside it and render OUT (unless OUT is the .dot itself).
 
     Returns (dot path, rendered path or None when `dot` is missing).
@@ -78,16 +82,23 @@ def write_files(graph: Graph, out: Path, collapse: int | None = None,
     return dot_path, out
 
 
-def draw_command(graph: Graph, out: str | None, collapse: int | None = None,
-                 direction: str = "TB") -> int:
+def draw_command(
+    graph: Graph, out: str | None, collapse: int | None = None, direction: str = "TB"
+) -> int:
     """`archc graph`: write the diagram, print where it went; return the exit status."""
     from archc.spec.loader import folder_name
 
-    path = Path(out) if out else Path("build") / folder_name(graph.network, graph.variant) / "graph.svg"
+    path = (
+        Path(out)
+        if out
+        else Path("build") / folder_name(graph.network, graph.variant) / "graph.svg"
+    )
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS + ("dot",):
-        print(f"error: cannot draw to {path}: the file name must end in .svg, .png, .pdf "
-              "or .dot", file=sys.stderr)
+        print(
+            f"error: cannot draw to {path}: the file name must end in .svg, .png, .pdf or .dot",
+            file=sys.stderr,
+        )
         return 2
     if collapse is not None and collapse < 0:
         print("error: --collapse takes a level of 0 or more", file=sys.stderr)
@@ -110,8 +121,9 @@ def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
     from archc.build import BuildError
 
     try:
-        _, rendered = write_files(graph, staging / "graph.svg",
-                                  options.get("collapse"), options.get("direction", "TB"))
+        _, rendered = write_files(
+            graph, staging / "graph.svg", options.get("collapse"), options.get("direction", "TB")
+        )
     except RenderError as exc:
         raise BuildError(f"graphviz: {exc}") from exc
     if rendered is None:

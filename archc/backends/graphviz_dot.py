@@ -46,6 +46,10 @@ OUTPUT_ID = "(output)"
 FONT = "Helvetica"
 
 
+class Html(str):
+    """An HTML-like label, written between angle brackets instead of quotes."""
+
+
 @dataclass
 class _Edge:
     src: str
@@ -129,7 +133,11 @@ def module_label(graph: Graph, module: Module) -> str:
         what = f"{len(blocks)} x {names[0]}"
     else:
         what = f"{len(nodes)} layers"
-    lines = [f"<b>{esc(module.path)}</b>", esc(what), esc(fmt_shape(graph.nodes[module.output].shape))]
+    lines = [
+        f"<b>{esc(module.path)}</b>",
+        esc(what),
+        esc(fmt_shape(graph.nodes[module.output].shape)),
+    ]
     params = sum(n.counts.params for n in nodes)
     if params:
         lines.append(_params_text(params))
@@ -137,14 +145,15 @@ def module_label(graph: Graph, module: Module) -> str:
 
 
 def _cluster_label(module: Module) -> str:
-    text = esc(module.path)
+    # The enclosing cluster already names the parent; an index alone (`0`) would not say
+    # whose, so indices keep their parent's name (`layer1.0`, `branch2.0`).
+    name = module.name
+    if name.isdigit() and module.parent is not None and module.parent.name:
+        name = f"{module.parent.name}.{name}"
+    text = esc(name or module.path)
     if module.block:
         text += f' <font color="#555555">({esc(module.block)})</font>'
     return Html(f"<<b>{text}</b>>")
-
-
-class Html(str):
-    """An HTML-like label, written between angle brackets instead of quotes."""
 
 
 def _attrs(**items: str) -> str:
@@ -191,8 +200,11 @@ def shortcut_edges(graph: Graph) -> set[tuple[int, int]]:
         for source in node.inputs:
             chain = [node.id]
             current = source
-            while (len(consumers[current]) == 1 and graph.nodes[current].kind != INPUT
-                   and len(graph.nodes[current].inputs) == 1):
+            while (
+                len(consumers[current]) == 1
+                and graph.nodes[current].kind != INPUT
+                and len(graph.nodes[current].inputs) == 1
+            ):
                 chain.append(current)
                 current = graph.nodes[current].inputs[0]
             chain.append(current)
@@ -216,7 +228,8 @@ def _edges(view: _View) -> list[_Edge]:
                 continue
             skip = (source, node.id) in shortcuts
             if (src, dst) in edges:
-                edges[(src, dst)].skip |= skip
+                # Collapsing can fold a shortcut onto the main path: then it is not one.
+                edges[(src, dst)].skip &= skip
                 continue
             edges[(src, dst)] = _Edge(src, dst, fmt_shape(graph.nodes[source].shape), skip)
     result = list(edges.values())
@@ -229,24 +242,89 @@ def _legend(graph: Graph, view: _View, edges: list[_Edge]) -> str:
     from archc.passes.counts import totals
 
     total = totals(graph)
-    title = (f"<b>{esc(graph.class_name)}</b>  {esc(graph.network)} / {esc(graph.variant)}: "
-             f"input {esc(fmt_shape(graph.input_shape))}, {esc(si(total.params))} params, "
-             f"{esc(si(total.macs))} MACs")
-    present = {_family(n) for n in graph.nodes}
+    title = (
+        f"<b>{esc(graph.class_name)}</b>  {esc(graph.network)} / {esc(graph.variant)}: "
+        f"input {esc(fmt_shape(graph.input_shape))}, {esc(si(total.params))} params, "
+        f"{esc(si(total.macs))} MACs"
+    )
+    present = {_family(n) for n in graph.nodes if view.rep[n.id] == n.path}
     cells = [
         f'<td bgcolor="{colour}">{esc(text)}</td>'
-        for family, (colour, text) in FAMILIES.items() if family in present
+        for family, (colour, text) in FAMILIES.items()
+        if family in present
     ]
     if view.collapsed:
         cells.append(f'<td bgcolor="{BLOCK_FILL}">collapsed block</td>')
     if any(e.skip for e in edges):
-        cells.append(f'<td border="0"><font color="{SKIP_COLOUR}"><b>- - &gt;</b> '
-                     "shortcut</font></td>")
+        cells.append(
+            f'<td border="0"><font color="{SKIP_COLOUR}"><b>- - &gt;</b> shortcut</font></td>'
+        )
     return Html(
         '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3">'
         f'<tr><td border="0" colspan="{len(cells)}">{title}</td></tr>'
         f"<tr>{''.join(cells)}</tr></table>>"
     )
+
+
+def _stmt(name: str, **attrs: str) -> str:
+    return f"{quote(name)} [{_attrs(**attrs)}];"
+
+
+def _layer_stmt(graph: Graph, node: Node) -> str:
+    if node.kind == INPUT:
+        return _stmt(
+            node.path,
+            id=node.path,
+            class_="io",
+            shape="box",
+            style="filled",
+            fillcolor=IO_FILL,
+            label=node_label(node),
+            tooltip=_tooltip(node),
+        )
+    return _stmt(
+        node.path,
+        id=node.path,
+        class_=_family(node),
+        fillcolor=_fill(node),
+        label=node_label(node),
+        tooltip=_tooltip(node),
+    )
+
+
+def _collapsed_stmt(graph: Graph, module: Module) -> str:
+    return _stmt(
+        module.path,
+        id=module.path,
+        class_="block",
+        shape="box3d",
+        style="filled",
+        fillcolor=BLOCK_FILL,
+        label=module_label(graph, module),
+        tooltip=module.path,
+    )
+
+
+def _cluster_attrs(module: Module, depth: int) -> str:
+    attrs = _attrs(
+        id="cluster_" + module.path,
+        label=_cluster_label(module),
+        style="rounded,filled",
+        fillcolor=CLUSTER_FILLS[depth % 2],
+        color="#999999",
+        fontsize="10",
+        labeljust="l",
+    )
+    return f"graph [{attrs}];"
+
+
+def _edge_stmt(edge: _Edge) -> str:
+    attrs = {"id": f"{edge.src}->{edge.dst}", "label": edge.label}
+    if edge.skip:
+        attrs.update(
+            class_="skip", style="dashed", color=SKIP_COLOUR, penwidth="1.6", fontcolor=SKIP_COLOUR
+        )
+    return f"{quote(edge.src)} -> {quote(edge.dst)} [{_attrs(**attrs)}];"
 
 
 def to_dot(graph: Graph, collapse: int | None = None, direction: str = "TB") -> str:
@@ -256,48 +334,64 @@ def to_dot(graph: Graph, collapse: int | None = None, direction: str = "TB") -> 
     view = _view(graph, collapse)
     edges = _edges(view)
     collapsed = {m.path for m in view.collapsed}
+    graph_attrs = _attrs(
+        rankdir=direction,
+        fontname=FONT,
+        labelloc="t",
+        nodesep="0.25",
+        ranksep="0.3",
+        newrank="true",
+        label=_legend(graph, view, edges),
+    )
+    node_attrs = _attrs(
+        shape="box",
+        style="rounded,filled",
+        fontname=FONT,
+        fontsize="10",
+        margin="0.08,0.04",
+        penwidth="0.8",
+    )
+    edge_attrs = _attrs(
+        fontname=FONT, fontsize="8", fontcolor="#555555", color="#666666", arrowsize="0.6"
+    )
     out = [
         f"digraph {quote(graph.class_name)} {{",
-        f"  graph [{_attrs(rankdir=direction, fontname=FONT, labelloc='t', nodesep='0.25', ranksep='0.3', newrank='true', label=_legend(graph, view, edges))}];",
-        f"  node [{_attrs(shape='box', style='rounded,filled', fontname=FONT, fontsize='10', margin='0.08,0.04', penwidth='0.8')}];",
-        f"  edge [{_attrs(fontname=FONT, fontsize='8', fontcolor='#555555', color='#666666', arrowsize='0.6')}];",
+        f"  graph [{graph_attrs}];",
+        f"  node [{node_attrs}];",
+        f"  edge [{edge_attrs}];",
+        "  " + _layer_stmt(graph, graph.nodes[0]),
     ]
-    source = graph.nodes[0]
-    out.append(
-        f"  {quote(source.path)} [{_attrs(id=source.path, class_='io', shape='box', style='filled', fillcolor=IO_FILL, label=node_label(source), tooltip=_tooltip(graph, source))}];"
-    )
 
     def emit(module: Module, depth: int, indent: str) -> None:
         for child in module.children:
             if isinstance(child, Node):
-                out.append(
-                    f"{indent}{quote(child.path)} [{_attrs(id=child.path, class_=_family(child), fillcolor=_fill(child), label=node_label(child), tooltip=_tooltip(graph, child))}];"
-                )
+                out.append(indent + _layer_stmt(graph, child))
             elif child.path in collapsed:
-                out.append(
-                    f"{indent}{quote(child.path)} [{_attrs(id=child.path, class_='block', shape='box3d', style='filled', fillcolor=BLOCK_FILL, label=module_label(graph, child), tooltip=child.path)}];"
-                )
+                out.append(indent + _collapsed_stmt(graph, child))
             else:
                 out.append(f"{indent}subgraph {quote('cluster_' + child.path)} {{")
-                out.append(
-                    f"{indent}  graph [{_attrs(id='cluster_' + child.path, label=_cluster_label(child), style='rounded,filled', fillcolor=CLUSTER_FILLS[depth % 2], color='#999999', fontsize='10', labeljust='l')}];"
-                )
+                out.append(f"{indent}  {_cluster_attrs(child, depth)}")
                 emit(child, depth + 1, indent + "  ")
                 out.append(f"{indent}}}")
 
     emit(graph.root, 0, "  ")
+    output_label = Html(f"<<b>output</b><br/>{esc(fmt_shape(graph.output_shape))}>")
     out.append(
-        f"  {quote(OUTPUT_ID)} [{_attrs(id='output', class_='io', shape='box', style='filled', fillcolor=IO_FILL, label=Html('<<b>output</b><br/>' + esc(fmt_shape(graph.output_shape)) + '>'))}];"
+        "  "
+        + _stmt(
+            OUTPUT_ID,
+            id="graph-output",
+            class_="io",
+            shape="box",
+            style="filled",
+            fillcolor=IO_FILL,
+            label=output_label,
+        )
     )
-    for edge in edges:
-        attrs = {"id": f"{edge.src}->{edge.dst}", "label": edge.label}
-        if edge.skip:
-            attrs.update(class_="skip", style="dashed", color=SKIP_COLOUR, penwidth="1.6",
-                         fontcolor=SKIP_COLOUR)
-        out.append(f"  {quote(edge.src)} -> {quote(edge.dst)} [{_attrs(**attrs)}];")
+    out.extend("  " + _edge_stmt(edge) for edge in edges)
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def _tooltip(graph: Graph, node: Node) -> str:
+def _tooltip(node: Node) -> str:
     return f"{node.path} (spec line {node.span.line})"
