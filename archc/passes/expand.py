@@ -311,6 +311,8 @@ class Expander:
             type_name = self.value(type_name, scope.ctx, entry.value_span("type"))
             if type_name is _FAILED:
                 return None
+            if type_name is _FAILED:
+                return None
         if type_name is None and "layers" in entry or type_name == "sequential":
             return self._sequential(entry, scope, inputs)
         if type_name is None:
@@ -364,6 +366,17 @@ class Expander:
         for key, value in raw_fields.items():
             if isinstance(value, str) and value.lower() in literals.get(key, ()):
                 values[key] = value
+                continue
+            if (key in literals and isinstance(value, str) and value.strip().isidentifier()
+                    and value.strip() not in scope.ctx):
+                # A misspelled word (`padding: full`) is not an unknown parameter.
+                options = ", ".join(f"'{v}'" for v in sorted(literals[key]))
+                self.reporter.error(
+                    "E-FIELD-VALUE",
+                    f"{label}: {key}: '{value}' is not one of {options} (nor a parameter)",
+                    entry.value_span(key), did_you_mean(value.lower(), literals[key]),
+                )
+                values[key] = _FAILED
                 continue
             if (key in literals and isinstance(value, str) and value.strip().isidentifier()
                     and value.strip() not in scope.ctx):

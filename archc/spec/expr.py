@@ -10,6 +10,7 @@ comprehensions are refused. Results are bounded so that `10 ** 10 ** 10` cannot 
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import operator
 from collections.abc import Mapping
@@ -108,8 +109,13 @@ class _Evaluator:
             return self.scope[node.id]
         if node.id in ("true", "false"):
             return node.id == "true"
-        known = ", ".join(sorted(k for k in self.scope if not k.startswith("_"))) or "none"
-        raise ExprError(f"unknown name '{node.id}' (known here: {known})", "E-EXPR-NAME")
+        names = sorted(k for k in self.scope if not k.startswith("_"))
+        close = difflib.get_close_matches(node.id, names, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ExprError(
+            f"unknown name '{node.id}' ({hint}known here: {', '.join(names) or 'none'})",
+            "E-EXPR-NAME",
+        )
 
     def visit_List(self, node: ast.List) -> object:
         return [self.visit(item) for item in node.elts]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,12 @@ from archc.training import Training, merge_training
 
 DEFAULT_VARIANT = "default"
 MAX_IMPORT_DEPTH = 16
+MAX_NAME_LENGTH = 64
+
+#: A network name: it names folders and appears in generated code, so plain ASCII only.
+_NETWORK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+#: What generated model.py files import or define besides the class itself.
+_GENERATED_NAMES = frozenset({"torch", "nn", "F", "math", "Tensor", "annotations"})
 
 
 @dataclass
@@ -82,9 +91,9 @@ class Spec:
         raw_variants = self.raw.get("variants") or LocDict(self.raw.span)
         if variants and name not in variants or not variants and name != DEFAULT_VARIANT:
             known = ", ".join(self.variant_names())
-            span = self.raw.value_span("default") if name == self.file.default else Span(
-                self.display, 1, 1
-            )
+            # A name from the command line has no place in the file: point at the variants.
+            span = (self.raw.value_span("default") if name == self.file.default
+                    else self.raw.key_span("variants"))
             reporter.error(
                 "E-UNKNOWN-VARIANT",
                 f"network '{self.network}' has no variant '{name}' (variants: {known})",
@@ -115,8 +124,11 @@ class Spec:
             current = variants[current].extends
         params = dict(self.file.params)
         spans = {k: self.raw["params"].value_span(k) for k in params} if params else {}
-        input_value, input_span = self.file.input, self.raw.value_span("input")
+        # The raw (located) lists, so that a bad size is reported at the size itself.
+        input_value, input_span = self.raw.get("input", self.file.input), self.raw.value_span(
+            "input")
         class_name = self.file.class_name
+        class_span = self.raw.value_span("class_name")
         notation = dict(self.file.notation)
         description = self.file.description
         training = _training_dump(self.file.training)
@@ -136,9 +148,10 @@ class Spec:
                 params[key] = value
                 spans[key] = raw_params.value_span(key)
             if v.input is not None:
-                input_value, input_span = v.input, raw.value_span("input")
+                input_value, input_span = raw.get("input", v.input), raw.value_span("input")
             if v.class_name is not None:
                 class_name = v.class_name
+                class_span = raw.value_span("class_name")
             if v.notation is not None:
                 notation = dict(v.notation)
             if v.description:
@@ -148,6 +161,11 @@ class Spec:
         if overrides:
             training = self._override(overrides, params, spans, training, reporter)
         reporter.check()
+        if class_name is not None:
+            problem = identifier_problem(class_name)
+            if problem:
+                reporter.error("E-NAME-INVALID", f"class_name: {problem}", class_span)
+                raise SpecError(reporter.diagnostics)
         if class_name is None or not variants:
             base = class_name or _identifier(self.network).upper()
             class_name = base if not variants else f"{base}_{_identifier(name).upper()}"
@@ -199,6 +217,20 @@ def _training_dump(training: Training | None) -> dict[str, Any] | None:
     return None if training is None else training.model_dump(exclude_unset=True)
 
 
+def identifier_problem(name: str) -> str | None:
+    """Why `name` cannot name a generated Python class, or None if it can."""
+    if len(name) > MAX_NAME_LENGTH:
+        return f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+    if not (name.isascii() and name.isidentifier()):
+        return (f"{name!r} is not a plain identifier (ASCII letters, digits and _, not "
+                "starting with a digit)")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name.startswith("__"):
+        return f"'{name}' is reserved in Python"
+    if name in _GENERATED_NAMES or hasattr(builtins, name):
+        return f"'{name}' is reserved (it would shadow a name the generated code uses)"
+    return None
+
+
 def _identifier(text: str) -> str:
     out = "".join(c if c.isascii() and c.isalnum() else "_" for c in text)
     out = "_".join(part for part in out.split("_") if part) or "net"
@@ -225,6 +257,15 @@ def load_spec(path: str | os.PathLike, reporter: Reporter | None = None) -> Spec
         raise SpecError(reporter.diagnostics)
     file = validate(SpecFile, raw, reporter, raw.span, f"spec '{display}'")
     reporter.check()
+    if len(file.network) > MAX_NAME_LENGTH or not _NETWORK_NAME.fullmatch(file.network):
+        reporter.error(
+            "E-NAME-INVALID",
+            f"network: {file.network[:MAX_NAME_LENGTH]!r} is not a plain name (ASCII letters, "
+            f"digits, _ and -, at most {MAX_NAME_LENGTH} characters); it names folders and "
+            "generated code",
+            raw.value_span("network"),
+        )
+        raise SpecError(reporter.diagnostics)
     spec = Spec(path, display, file, raw)
     _collect_blocks(spec, path, raw, file.blocks, file.imports, reporter, [path.resolve()])
     if not file.layers:

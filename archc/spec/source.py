@@ -175,6 +175,10 @@ def _report_yaml_error(exc: yaml.MarkedYAMLError, display: str, reporter: Report
         )
         return
     context = f" ({exc.context})" if exc.context else ""
+    start = exc.context_mark
+    if exc.context and start and exc.problem_mark and start.line != exc.problem_mark.line:
+        # The problem is often found lines after its cause (an unclosed bracket): say where.
+        context = f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
     reporter.error("E-YAML", f"invalid YAML: {problem}{context}", span)
 
 

@@ -45,18 +45,22 @@ def report_validation(
     default: Span, what: str,
 ) -> None:
     """Turn each pydantic error into a diagnostic naming `what` and the field."""
-    for error in exc.errors(include_url=False):
-        loc = tuple(p for p in error["loc"] if not str(p).startswith(("function-", "tagged")))
-        # pydantic reports union members as extra path parts; keep the user's own keys.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_PARTS))
+    errors = _merge_union_errors(exc.errors(include_url=False))
+    for error in errors:
+        loc = error["loc"]
         kind = error["type"]
         where = ".".join(str(p) for p in loc)
+        # A whole-model check ("kernel must be at least 1") has no location of its own;
+        # point at the field it names, when the message starts with one.
+        first = error["msg"].removeprefix("Value error, ").split(" ", 1)[0]
+        at = loc if loc or not isinstance(data, LocDict) or first not in data else (first,)
+        what_here = _label(loc, what)
         if kind == "extra_forbidden":
             parent = loc[:-1]
             allowed = _allowed_keys(model, parent)
             reporter.error(
                 "E-UNKNOWN-FIELD",
-                f"{what}: unknown field '{loc[-1]}'",
+                f"{what_here}: unknown field '{loc[-1]}'",
                 locate(data, loc, default, key=True),
                 did_you_mean(str(loc[-1]), allowed),
                 ("allowed: " + ", ".join(sorted(allowed))) if allowed else "",
@@ -64,7 +68,7 @@ def report_validation(
         elif kind == "missing":
             reporter.error(
                 "E-MISSING-FIELD",
-                f"{what}: missing required field '{where}'",
+                f"{what_here}: missing required field '{where}'",
                 locate(data, loc[:-1], default),
             )
         else:
@@ -75,9 +79,41 @@ def report_validation(
                 message = message[len("Value error, "):]
             reporter.error(
                 "E-FIELD-VALUE" if kind.startswith(_VALUE_KINDS) else "E-TYPE",
-                f"{what}: {where}: {message}{shown}" if where else f"{what}: {message}{shown}",
-                locate(data, loc, default),
+                f"{what_here}: {where}: {message}{shown}" if where
+                else f"{what_here}: {message}{shown}",
+                locate(data, at, default),
             )
+
+
+def _merge_union_errors(errors: list[dict]) -> list[dict]:
+    """Strip pydantic's internal path parts, and fold the per-member errors of a union
+    ("should be a valid string", "should be a valid dictionary") into one."""
+    merged: dict[tuple, dict] = {}
+    for error in errors:
+        loc = tuple(p for p in error["loc"] if not str(p).startswith(("function-", "tagged")))
+        # pydantic reports union members as extra path parts; keep the user's own keys.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_PARTS))
+        error = dict(error, loc=loc)
+        seen = merged.get(loc)
+        if seen is None:
+            merged[loc] = error
+        elif seen["type"] not in ("extra_forbidden", "missing") and error["type"] not in (
+            "extra_forbidden", "missing"
+        ):
+            extra = error["msg"].removeprefix("Input should be ")
+            seen["msg"] = f"{seen['msg']}, or {extra}"
+        else:
+            merged[(*loc, len(merged))] = error  # distinct problems at one place: keep both
+    return list(merged.values())
+
+
+def _label(loc: tuple, what: str) -> str:
+    """Name the block or variant an error is in, rather than the whole file."""
+    if len(loc) >= 2 and loc[0] == "blocks":
+        return f"block '{loc[1]}'"
+    if len(loc) >= 2 and loc[0] == "variants":
+        return f"variant '{loc[1]}'"
+    return what
 
 
 _VALUE_KINDS = ("value_error", "greater_than", "less_than", "literal_error", "too_short",
@@ -89,13 +125,18 @@ _UNION_PARTS = {"str", "int", "dict[str,any]", "list[...]", "literal['same','val
 
 def _allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
     current: Any = model
+    keyed = False  # the last field was a dict of models (blocks, variants): skip its key
     for part in path:
         if isinstance(part, int) or not (isinstance(current, type)
                                          and issubclass(current, BaseModel)):
             continue
+        if keyed:
+            keyed = False
+            continue
         info = current.model_fields.get(str(part))
         if info is None:
             return []
+        keyed = getattr(info.annotation, "__origin__", None) is dict
         current = _model_in(info.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
