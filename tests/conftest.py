@@ -29,3 +29,25 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+# Hypothesis: "ci" (the default) is derandomized and bounded so CI is fast and repeatable;
+# `pytest --hypothesis-profile=long` runs many more random examples.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "long",
+    max_examples=2000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("ci")
