@@ -104,8 +104,11 @@ def test_resnet18_adds_have_two_inputs_and_one_shortcut(resnet18_svg):
     adds = sorted(d for d in into if d.endswith(".add"))
     # torchvision's ResNet-18: 2 BasicBlocks in each of 4 stages, one sum per block.
     assert len(adds) == 8
-    projected = {k.rsplit(".downsample", 1)[0] for k, _, _ in
-                 torchvision_fixture("resnet18")["state_dict"] if ".downsample." in k}
+    projected = {
+        k.rsplit(".downsample", 1)[0]
+        for k, _, _ in torchvision_fixture("resnet18")["state_dict"]
+        if ".downsample." in k
+    }
     assert projected == {"layer2.0", "layer3.0", "layer4.0"}
     for add in adds:
         block = add.rsplit(".", 1)[0]
@@ -165,12 +168,20 @@ def test_inception_branches_fan_out_and_meet_in_a_concat(tmp_path):
 
 
 @needs_dot
-@pytest.mark.parametrize("level, expected", [
-    # The ResNet paper's Table 1: 3, 8, 36, 3 bottleneck blocks for ResNet-152.
-    (1, [f"layer1.{i}" for i in range(3)] + [f"layer2.{i}" for i in range(8)]
-     + [f"layer3.{i}" for i in range(36)] + [f"layer4.{i}" for i in range(3)]),
-    (0, ["layer1", "layer2", "layer3", "layer4"]),
-])
+@pytest.mark.parametrize(
+    "level, expected",
+    [
+        # The ResNet paper's Table 1: 3, 8, 36, 3 bottleneck blocks for ResNet-152.
+        (
+            1,
+            [f"layer1.{i}" for i in range(3)]
+            + [f"layer2.{i}" for i in range(8)]
+            + [f"layer3.{i}" for i in range(36)]
+            + [f"layer4.{i}" for i in range(3)],
+        ),
+        (0, ["layer1", "layer2", "layer3", "layer4"]),
+    ],
+)
 def test_collapse_draws_each_block_as_one_node(tmp_path, level, expected):
     graph = load(SPECS / "resnet.yaml", "152")
     root = svg_of(graph, tmp_path, collapse=level)
@@ -185,7 +196,7 @@ def test_collapse_draws_each_block_as_one_node(tmp_path, level, expected):
         assert "7x7x2048" in text_of(nodes["layer4"])
         assert "3 x bottleneck" in text_of(nodes["layer4"])
     edges = items(root, "edge")
-    for src, dst in zip(expected, expected[1:]):
+    for src, dst in zip(expected, expected[1:], strict=False):
         if src.split(".")[0] == dst.split(".")[0] or level == 0:
             assert f"{src}->{dst}" in edges
     assert not any("skip" in g.get("class").split() for g in edges.values())
@@ -229,8 +240,9 @@ def test_labels_are_escaped(tmp_path):
 
 
 @needs_dot
-@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"),
-                                           (".svg", b"<?xml")])
+@pytest.mark.parametrize(
+    "suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")]
+)
 def test_cli_graph_formats(tmp_path, suffix, magic):
     out = tmp_path / f"net{suffix}"
     result = CliRunner().invoke(main, ["graph", str(SPECS / "alexnet.yaml"), "-o", str(out)])
@@ -241,13 +253,25 @@ def test_cli_graph_formats(tmp_path, suffix, magic):
 
 def test_cli_graph_dot_only_and_bad_suffix(tmp_path):
     out = tmp_path / "net.dot"
-    result = CliRunner().invoke(main, ["graph", str(SPECS / "alexnet.yaml"), "-o", str(out),
-                                       "--collapse", "0", "--direction", "LR"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "graph",
+            str(SPECS / "alexnet.yaml"),
+            "-o",
+            str(out),
+            "--collapse",
+            "0",
+            "--direction",
+            "LR",
+        ],
+    )
     assert result.exit_code == 0
     assert 'rankdir="LR"' in out.read_text()
     assert list(tmp_path.iterdir()) == [out]
-    bad = CliRunner().invoke(main, ["graph", str(SPECS / "alexnet.yaml"), "-o",
-                                    str(tmp_path / "net.jpg")])
+    bad = CliRunner().invoke(
+        main, ["graph", str(SPECS / "alexnet.yaml"), "-o", str(tmp_path / "net.jpg")]
+    )
     assert bad.exit_code == 2
     assert ".svg, .png, .pdf or .dot" in bad.output
 
