@@ -17,18 +17,28 @@ from archc.network import Network
 __version__ = "0.1.0"
 
 
-def load(path: str | os.PathLike, variant: str | None = None) -> Network:
-    """Load, validate and analyse one variant of a spec; raise SpecError on problems."""
+def load(path: str | os.PathLike, variant: str | None = None,
+         params: dict[str, Any] | None = None) -> Network:
+    """Load, validate and analyse one variant of a spec; raise SpecError on problems.
+
+    `params` overrides parameters (`{"num_classes": 10}`) or training settings
+    (`{"training.lr": 0.1}`), as `--set` does on the command line.
+    """
     from archc.pipeline import load as load_graph
 
-    return Network(load_graph(path, variant))
+    return Network(load_graph(path, variant, overrides=params))
 
 
-def compile(path: str | os.PathLike, variant: str | None = None, **kwargs: Any) -> Any:
+def compile(path: str | os.PathLike, variant: str | None = None,
+            params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """Build the PyTorch module of a spec's variant (imports torch)."""
     from archc.backends.pytorch import compile_module
 
-    return compile_module(load(path, variant).graph, **kwargs)
+    return compile_module(load(path, variant, params).graph, **kwargs)
 
 
-__all__ = ["load", "compile", "Network", "SpecError", "Diagnostic", "__version__"]
+# `archc.transfer(source, target, plan)`: a function, bound after the submodule of that name.
+from archc.transfer import TransferError, TransferPlan, plan_transfer, transfer  # noqa: E402
+
+__all__ = ["load", "compile", "transfer", "plan_transfer", "TransferPlan", "TransferError",
+           "Network", "SpecError", "Diagnostic", "__version__"]

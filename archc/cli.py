@@ -238,5 +238,69 @@ def graph(spec, variant, out, collapse, direction, overrides) -> None:
     sys.exit(backend.draw_command(analysed, out, collapse=collapse, direction=direction))
 
 
+def _spec_ref(text: str) -> tuple[str, str | None]:
+    """`SPEC#VARIANT` (the variant may be left out: the spec's default)."""
+    spec, sep, variant = text.rpartition("#")
+    return (spec, variant or None) if sep else (text, None)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--from", "source", required=True, metavar="SPEC#VARIANT",
+              help="The network the checkpoint holds weights of.")
+@click.option("--to", "target", required=True, metavar="SPEC#VARIANT",
+              help="The network to initialise.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="Checkpoint (state_dict) to write.")
+@click.option("--plan", "recipe", default="names", show_default=True,
+              type=click.Choice(["names", "head", "vgg"]),
+              help="names: same module paths; head: same, output layer initialised; "
+              "vgg: VGG's first-4-conv and last-3-FC pre-training recipe.")
+@click.option("--init", "init", multiple=True, metavar="PATH",
+              help="Target module to initialise instead of copying; repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed of the target's fresh initialisation.")
+@_set_option
+@click.option("--from-set", "source_overrides", multiple=True, callback=_parse_sets,
+              metavar="KEY=VALUE", help="Like --set, for the source network.")
+def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
+             source_overrides) -> None:
+    """Initialise a network from another's trained weights, layer by layer (--set applies to
+    the target)."""
+    from rich.console import Console
+
+    import archc.transfer  # noqa: F401 - the module (archc.transfer is also a function)
+
+    tr = sys.modules["archc.transfer"]
+
+    reporter = Reporter()
+    try:
+        source_path, source_variant = _spec_ref(source)
+        _, source_graph = _analyse(source_path, source_variant, reporter, source_overrides)
+        target_path, target_variant = _spec_ref(target)
+        _, target_graph = _analyse(target_path, target_variant, reporter, overrides)
+    except SpecError as exc:
+        _fail(exc.diagnostics)
+    if reporter.warnings:
+        print_diagnostics(reporter.warnings, sys.stderr)
+    try:
+        plan = tr.plan_transfer(source_graph, target_graph, recipe, init)
+        plan.check()
+        state = tr.load_state(checkpoint)
+        import torch
+
+        from archc.backends.pytorch import compile_module
+
+        torch.manual_seed(seed)
+        model = compile_module(target_graph)
+        tr.transfer(state, model, plan)
+    except tr.TransferError as exc:
+        click.echo(f"archc: error: {exc}", err=True)
+        sys.exit(1)
+    tr.print_plan(plan, Console(width=max(100, Console().width)))
+    tr.save_state(model.state_dict(), out)
+    click.echo(f"wrote {out}", err=True)
+
+
 if __name__ == "__main__":
     main()
