@@ -1,0 +1,288 @@
+"""The `report` backend: one self-contained HTML page (table, diagram, details) per variant.
+
+The page needs no server and no network: its CSS and JavaScript (archc/backends/
+report_assets/, written for archc) are inlined, the diagram is the Graphviz backend's DOT
+rendered to SVG by `dot` and inlined too, and the per-layer data is embedded as JSON.
+
+Every string that comes from a spec reaches the page either through `html.escape` or inside
+the embedded JSON, where `<`, `>` and `&` are written as `\\u003c`... so that no spec text can
+end the <script> element it sits in.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from archc.backends.summary import human, si, summary_dict
+from archc.ir.graph import INPUT, Graph, Module, Node
+from archc.layers.base import fmt_shape
+from archc.passes.counts import totals
+
+MISSING_DOT = (
+    "Graphviz's dot is not installed, so this report has no diagram (the table below is "
+    "complete). Install Graphviz (apt-get install graphviz, brew install graphviz, or "
+    "https://graphviz.org/download/) and build the report again."
+)
+
+
+def _asset(name: str) -> str:
+    return resources.files("archc.backends").joinpath("report_assets", name).read_text()
+
+
+def script_json(value: Any) -> str:
+    """JSON text that is safe inside an HTML <script> element (no `</script>`, no `<!--`)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _rf(row: dict[str, Any]) -> str:
+    rf = row["receptive_field"]
+    if rf is None:
+        return ""
+    size = "x".join(str(s) for s in dict.fromkeys(rf["size"]))
+    jump = "x".join(str(s) for s in dict.fromkeys(rf["jump"]))
+    return f"{size} / {jump}"
+
+
+def _modules(graph: Graph) -> list[Module]:
+    return [m for m in graph.root.walk() if isinstance(m, Module)]
+
+
+def _depth(module: Module) -> int:
+    depth, parent = 0, module.parent
+    while parent is not None and parent.kind != "root":
+        depth, parent = depth + 1, parent.parent
+    return depth
+
+
+def report_data(graph: Graph) -> dict[str, Any]:
+    """What the page's script needs: summary_dict plus volumes in, kinds and blocks."""
+    summary = summary_dict(graph)
+    rows = iter(summary["layers"])
+    nodes = []
+    for node in graph.nodes:
+        if node.kind == INPUT:
+            nodes.append({"name": node.path, "type": INPUT, "kind": "the network's input",
+                          "hyper": "", "in": [], "out": fmt_shape(node.shape), "params": 0,
+                          "macs": 0, "acts": node.counts.activation_elements, "rf": "1 / 1",
+                          "file": node.span.file, "line": node.span.line, "col": node.span.col,
+                          "block": None})
+            continue
+        row = next(rows)
+        nodes.append({
+            "name": row["name"], "type": row["type"], "kind": node.layer.first_line(),
+            "hyper": row["hyper"],
+            "in": [fmt_shape(graph.nodes[i].shape) for i in node.inputs],
+            "inputs": row["inputs"], "out": fmt_shape(node.shape),
+            "params": row["params"], "trainable": row["trainable_params"],
+            "buffers": row["buffer_elements"], "macs": row["macs"],
+            "acts": row["activation_elements"], "rf": _rf(row),
+            "file": row["file"], "line": row["line"], "col": node.span.col,
+            "block": row["block"],
+        })
+    modules = []
+    for module in _modules(graph):
+        members = [c for c in module.walk() if isinstance(c, Node)]
+        modules.append({
+            "path": module.path, "kind": module.kind, "block": module.block,
+            "depth": _depth(module), "layers": len(members),
+            "in": fmt_shape(graph.nodes[module.input].shape),
+            "out": fmt_shape(graph.nodes[module.output].shape),
+            "params": sum(n.counts.params for n in members),
+            "macs": sum(n.counts.macs for n in members),
+            "file": module.span.file, "line": module.span.line,
+        })
+    return {"summary": {k: v for k, v in summary.items() if k not in ("layers", "state_dict")},
+            "nodes": nodes, "modules": modules}
+
+
+# --- the diagram ------------------------------------------------------------------------
+
+_PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SIZE = re.compile(r'(<svg\b[^>]*?)\s(?:width|height)="[^"]*"(?=[^>]*>)')
+_TOOLTIP = re.compile(r'\sxlink:title="[^"]*"')
+_SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _safe_svg(svg: str) -> bool:
+    """Whether the SVG is well-formed and holds nothing that could run (belt and braces)."""
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError:
+        return False
+    for element in root.iter():
+        if element.tag in (_SVG_NS + "script", _SVG_NS + "foreignObject"):
+            return False
+        for key, value in element.attrib.items():
+            if key.lower().startswith("on") or "javascript:" in value.lower():
+                return False
+    return True
+
+
+def diagram_svg(graph: Graph) -> tuple[str | None, str]:
+    """The diagram as inline SVG markup, or (None, why not)."""
+    from archc.backends.graphviz import RenderError, dot_executable, render
+    from archc.backends.graphviz_dot import to_dot
+
+    dot = dot_executable()
+    if dot is None:
+        return None, MISSING_DOT
+    try:
+        svg = render(to_dot(graph), "svg", dot).decode()
+    except RenderError as exc:
+        return None, f"The diagram could not be drawn: {exc}"
+    svg = _COMMENT.sub("", _PROLOG.sub("", svg, count=1))
+    # The page sizes and scales the SVG itself (viewBox); dot's own tooltips would cover
+    # the details panel, which shows more.
+    for _ in range(2):
+        svg = _SIZE.sub(r"\1", svg, count=1)
+    svg = _TOOLTIP.sub("", svg)
+    if not _safe_svg(svg):
+        return None, "The diagram could not be inlined: dot's SVG output was not plain SVG."
+    return svg.strip(), ""
+
+
+# --- the page -----------------------------------------------------------------------------
+
+_COLUMNS = (
+    # (heading, key, numeric)
+    ("#", "index", True), ("layer", "name", False), ("type", "type", False),
+    ("hyperparameters", "hyper", False), ("in", "in", False), ("out", "out", False),
+    ("params", "params", True), ("MACs", "macs", True), ("activations", "acts", True),
+    ("RF / jump", "rf", False), ("line", "line", True),
+)
+
+
+def _cell(value: Any, numeric: bool, sort: Any = None) -> str:
+    sort_attr = f' data-v="{html.escape(str(sort))}"' if sort is not None else ""
+    cls = ' class="num"' if numeric else ""
+    if numeric and isinstance(value, int):
+        text = human(value) if value else ""
+    else:
+        text = str(value)
+    return f"<td{cls}{sort_attr}>{html.escape(text)}</td>"
+
+
+def _table(data: dict[str, Any], graph: Graph) -> str:
+    head = "".join(
+        f'<th data-key="{key}" data-num="{int(num)}" class="{"num" if num else ""}" '
+        f'tabindex="0" aria-sort="none">{html.escape(title)}</th>'
+        for title, key, num in _COLUMNS
+    )
+    body = []
+    for index, n in enumerate(data["nodes"]):
+        cells = [
+            _cell(index, True, index), _cell(n["name"], False), _cell(n["type"], False),
+            _cell(n["hyper"], False), _cell(", ".join(n["in"]), False),
+            _cell(n["out"], False, _volume(n["out"])),
+            _cell(n["params"], True, n["params"]), _cell(n["macs"], True, n["macs"]),
+            _cell(n["acts"], True, n["acts"]), _cell(n["rf"], False, _rf_sort(n["rf"])),
+            _cell(n["line"], True, n["line"]),
+        ]
+        cells[-1] = f'<td class="num" data-v="{n["line"]}">{n["line"]}</td>'
+        body.append(f'<tr data-node="{html.escape(n["name"])}">{"".join(cells)}</tr>')
+    t = totals(graph)
+    foot = (
+        f'<tr><th colspan="6">totals: {len(graph.layers())} layers, input '
+        f"{html.escape(fmt_shape(graph.input_shape))}, output "
+        f"{html.escape(fmt_shape(graph.output_shape))}</th>"
+        f'<td class="num">{human(t.params)}</td><td class="num">{human(t.macs)}</td>'
+        f'<td class="num">{human(t.activation_elements)}</td><td colspan="2"></td></tr>'
+    )
+    return (f'<table id="archc-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody><tfoot>{foot}</tfoot></table>')
+
+
+def _volume(text: str) -> int:
+    size = 1
+    for part in text.split("x"):
+        size *= int(part) if part.isdigit() else 1
+    return size
+
+
+def _rf_sort(text: str) -> int:
+    head = text.split(" ")[0].split("x")[0] if text else ""
+    return int(head) if head.isdigit() else 0
+
+
+def _totals(graph: Graph) -> str:
+    t = totals(graph)
+    items = [
+        ("input", fmt_shape(graph.input_shape)), ("output", fmt_shape(graph.output_shape)),
+        ("layers", str(len(graph.layers()))),
+        ("params", f"{human(t.params)} ({si(t.params)})"),
+        ("MACs", f"{human(t.macs)} ({si(t.macs)})"),
+        ("activations", f"{human(t.activation_elements)} "
+                        f"({t.activation_elements * 4 / 2**20:.1f} MiB fp32)"),
+        ("weights", f"{t.params * 4 / 1e6:.1f} MB fp32"),
+    ]
+    return "".join(f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>"
+                   for k, v in items)
+
+
+def render_page(graph: Graph, svg: str | None, note: str,
+                live: dict[str, Any] | None = None) -> str:
+    """The whole HTML page; `live` (for `archc serve`) adds the reload and variant controls."""
+    data = report_data(graph)
+    title = f"{graph.network} / {graph.variant}"
+    description = graph.description.strip()
+    diagram = (f'<div id="archc-canvas" class="canvas">{svg}</div>' if svg else
+               f'<div id="archc-canvas" class="canvas empty"><p class="note">'
+               f"{html.escape(note)}</p></div>")
+    live_json = (f'<script type="application/json" id="archc-live">{script_json(live)}'
+                 "</script>" if live else "")
+    return "".join([
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)} - archc report</title>",
+        f"<style>{_asset('report.css')}</style></head><body>",
+        '<header id="archc-header"><div class="title">',
+        f"<h1>{html.escape(graph.class_name)}</h1>",
+        f'<span class="sub">{html.escape(title)}</span>',
+        '<span id="archc-live-controls"></span></div>',
+        f'<dl class="totals">{_totals(graph)}</dl>',
+        f'<p class="spec">spec <code>{html.escape(graph.spec_path)}</code></p>',
+        (f'<p class="description">{html.escape(description)}</p>' if description else ""),
+        "</header>",
+        '<section id="archc-diagnostics" hidden></section>',
+        '<main id="archc-main"><section id="archc-diagram">',
+        '<div class="toolbar">',
+        '<button type="button" data-act="zoom-in" title="zoom in (+)">+</button>',
+        '<button type="button" data-act="zoom-out" title="zoom out (-)">&#8722;</button>',
+        '<button type="button" data-act="fit" title="whole network (0)">fit</button>',
+        '<button type="button" data-act="width" title="fit the width (w)">width</button>',
+        '<button type="button" data-act="collapse-all">collapse all</button>',
+        '<button type="button" data-act="expand-all">expand all</button>',
+        '<span class="hint">drag or scroll to pan, ctrl+scroll to zoom; click a block\'s '
+        "background to collapse it, a collapsed block to expand it</span></div>",
+        diagram,
+        '</section><aside id="archc-details" aria-live="polite">',
+        '<p class="note">Hover or click a layer to see its details.</p></aside></main>',
+        '<section id="archc-layers"><h2>Layers</h2>',
+        '<p class="hint">Click a column heading to sort, a row to find the layer in the '
+        "diagram. Volumes are H x W x C.</p>",
+        _table(data, graph), "</section>",
+        f'<script type="application/json" id="archc-data">{script_json(data)}</script>',
+        live_json,
+        f"<script>{_asset('report.js')}</script>",
+        "</body></html>\n",
+    ])
+
+
+def report_html(graph: Graph, live: dict[str, Any] | None = None) -> str:
+    """The self-contained report page of an analysed graph."""
+    svg, note = diagram_svg(graph)
+    return render_page(graph, svg, note, live)
+
+
+def write_target(graph: Graph, folder: Path, options: dict[str, Any]) -> None:
+    """Build target `report`: report.html in the staging folder."""
+    (folder / "report.html").write_text(report_html(graph), encoding="utf-8")
