@@ -1,0 +1,166 @@
+"""ONNX export and its three checks, on a hand-written module (so the checks themselves are
+tested, including that they fail when they should)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+torch = pytest.importorskip("torch")
+
+import onnx  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+from archc.backends import onnx as backend  # noqa: E402
+from archc.build import BuildError  # noqa: E402
+from archc.pipeline import load  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+TINY = """\
+network: tiny
+input: [3, 32, 32]
+layers:
+  - {name: conv1, type: conv, out: 8, kernel: 3, padding: 1}
+  - {name: bn1, type: batchnorm}
+  - relu
+  - {name: pool, type: maxpool, kernel: 2, stride: 2}
+  - flatten
+  - {name: fc, type: linear, out: 10}
+"""
+
+MODEL = """\
+import torch
+from torch import nn
+
+
+class TINY(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d({pool}, {pool})
+        self.fc = nn.Linear(8 * {side} * {side}, 10)
+
+    def forward(self, x):
+        x = self.pool(self.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(x, 1))
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path, write_spec):
+    """The tiny spec's graph and a staging folder holding a matching model.py."""
+    graph = load(write_spec(TINY))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "model.py").write_text(MODEL.format(pool=2, side=16))
+    return graph, staging
+
+
+def exported(graph, staging: Path):
+    module = backend.load_generated(graph, staging)
+    path = staging / "model.onnx"
+    backend.export(module, graph, path)
+    return module, path
+
+
+@pytest.mark.parametrize(
+    "name, path",
+    [
+        ("/layer1/layer1.0/conv1/Conv", "layer1.0.conv1"),
+        ("/layer1/layer1.0/downsample/downsample.0/Conv", "layer1.0.downsample.0"),
+        ("/features/features.0/Conv", "features.0"),
+        ("/a/a/Relu", "a.a"),
+        ("/stem/Conv", "stem"),
+        ("/Flatten", None),
+        ("Identity_0", None),
+    ],
+)
+def test_module_path_of_exported_node_names(name, path):
+    assert backend.module_path(name) == path
+
+
+def test_export_names_opset_and_dynamic_batch(tiny):
+    graph, staging = tiny
+    _, path = exported(graph, staging)
+    model = onnx.load(str(path))
+    assert [i.name for i in model.graph.input] == ["input"]
+    assert [o.name for o in model.graph.output] == ["output"]
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    batch = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch.dim_param == "batch" and not batch.HasField("dim_value")
+    # Nodes are named by module path: the convolution and the classifier trace back.
+    paths = {backend.module_path(n.name) for n in model.graph.node}
+    assert {"conv1", "fc"} <= paths
+
+
+def test_checks_pass_on_a_faithful_module(tiny):
+    graph, staging = tiny
+    module, path = exported(graph, staging)
+    reports = backend.run_checks(graph, module, path)
+    assert [r.name for r in reports] == ["checker", "shapes", "onnxruntime"]
+    assert "4 of 6 layer outputs" in reports[1].detail
+
+
+def test_export_is_deterministic(tiny):
+    graph, staging = tiny
+    _, path = exported(graph, staging)
+    first = path.read_bytes()
+    _, path = exported(graph, staging)
+    assert path.read_bytes() == first
+
+
+def test_shape_check_names_the_layer_that_disagrees(tiny):
+    graph, staging = tiny
+    # A module that pools 4x4 where the spec says 2x2: self-consistent, but not the spec.
+    (staging / "model.py").write_text(MODEL.format(pool=4, side=8))
+    module, path = exported(graph, staging)
+    backend.check_model(path)
+    with pytest.raises(backend.CheckFailed, match=r"pool: ONNX inferred \['batch', 8, 8, 8\]"):
+        backend.check_shapes(graph, path)
+
+
+def test_parity_check_fails_on_a_tampered_model(tiny):
+    graph, staging = tiny
+    module, path = exported(graph, staging)
+    model = onnx.load(str(path))
+    for init in model.graph.initializer:
+        if init.name == "fc.bias":
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 1.0, init.name))
+    onnx.save(model, str(path))
+    with pytest.raises(backend.CheckFailed, match="onnxruntime differs from PyTorch"):
+        backend.check_parity(graph, module, path)
+
+
+def test_checker_fails_on_a_broken_model(tiny):
+    graph, staging = tiny
+    _, path = exported(graph, staging)
+    model = onnx.load(str(path))
+    model.graph.node[0].op_type = "NoSuchOp"
+    onnx.save(model, str(path))
+    with pytest.raises(backend.CheckFailed, match="onnx.checker rejected"):
+        backend.check_model(path)
+
+
+def test_write_target_reports_checks(tiny, capsys):
+    graph, staging = tiny
+    backend.write_target(graph, staging, {"check": True})
+    err = capsys.readouterr().err
+    for name in ("checker", "shapes", "onnxruntime"):
+        assert f"onnx check {name}: ok" in err
+    assert (staging / "model.onnx").is_file()
+
+
+def test_write_target_turns_failures_into_build_errors(tiny):
+    graph, staging = tiny
+    (staging / "model.py").write_text(MODEL.format(pool=4, side=8))
+    with pytest.raises(BuildError, match="onnx check failed: ONNX shape inference disagrees"):
+        backend.write_target(graph, staging, {"check": True})
+    (staging / "model.py").write_text("raise RuntimeError('broken generator')\n")
+    with pytest.raises(BuildError, match="broken generator"):
+        backend.write_target(graph, staging, {"check": False})
