@@ -27,6 +27,7 @@ TARGETS = {
     "graphviz": "archc.backends.graphviz:write_target",
     "summary": "archc.backends.summary_files:write_target",
     "train": "archc.backends.train_script:write_target",
+    "report": "archc.backends.report:write_target",
 }
 #: Targets the default set (no --target) builds only for graphs that ask for them: train.py
 #: only for specs with a `training:` section.
@@ -97,6 +98,7 @@ _FILES = {
     "graphviz": ("graph.dot", "graph.svg"),
     "summary": ("summary.json", "summary.md"),
     "train": ("train.py",),
+    "report": ("report.html",),
 }
 
 

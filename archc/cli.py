@@ -192,8 +192,8 @@ def _spec_files(specs: tuple[str, ...]) -> list[str]:
 @click.option("-o", "--output", "out", default="build", show_default=True,
               type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--target", "targets", default=None,
-              help="Comma-separated: pytorch, onnx, graphviz, summary, train (default: all; "
-              "train only for specs with a training: section).")
+              help="Comma-separated: pytorch, onnx, graphviz, summary, train, report "
+              "(default: all; train only for specs with a training: section).")
 @click.option("--check", "run_checks", is_flag=True,
               help="Verify the ONNX export (checker, shapes, onnxruntime parity).")
 @_set_option
@@ -300,6 +300,20 @@ def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
     tr.print_plan(plan, Console(width=max(100, Console().width)))
     tr.save_state(model.state_dict(), out)
     click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--variant", "-v", help="Variant to show first (the page switches between them).")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; the default keeps the page on this machine.")
+def serve(spec, variant, port, host) -> None:
+    """Serve the spec's report on localhost; it reloads whenever the spec is saved."""
+    from archc.serve import serve_command
+
+    sys.exit(serve_command(spec, variant, host, port))
 
 
 if __name__ == "__main__":

@@ -38,8 +38,13 @@ def _asset(name: str) -> str:
 def script_json(value: Any) -> str:
     """JSON text that is safe inside an HTML <script> element (no `</script>`, no `<!--`)."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _rf(row: dict[str, Any]) -> str:
@@ -69,38 +74,70 @@ def report_data(graph: Graph) -> dict[str, Any]:
     nodes = []
     for node in graph.nodes:
         if node.kind == INPUT:
-            nodes.append({"name": node.path, "type": INPUT, "kind": "the network's input",
-                          "hyper": "", "in": [], "out": fmt_shape(node.shape), "params": 0,
-                          "macs": 0, "acts": node.counts.activation_elements, "rf": "1 / 1",
-                          "file": node.span.file, "line": node.span.line, "col": node.span.col,
-                          "block": None})
+            nodes.append(
+                {
+                    "name": node.path,
+                    "type": INPUT,
+                    "kind": "the network's input",
+                    "hyper": "",
+                    "in": [],
+                    "out": fmt_shape(node.shape),
+                    "params": 0,
+                    "macs": 0,
+                    "acts": node.counts.activation_elements,
+                    "rf": "1 / 1",
+                    "file": node.span.file,
+                    "line": node.span.line,
+                    "col": node.span.col,
+                    "block": None,
+                }
+            )
             continue
         row = next(rows)
-        nodes.append({
-            "name": row["name"], "type": row["type"], "kind": node.layer.first_line(),
-            "hyper": row["hyper"],
-            "in": [fmt_shape(graph.nodes[i].shape) for i in node.inputs],
-            "inputs": row["inputs"], "out": fmt_shape(node.shape),
-            "params": row["params"], "trainable": row["trainable_params"],
-            "buffers": row["buffer_elements"], "macs": row["macs"],
-            "acts": row["activation_elements"], "rf": _rf(row),
-            "file": row["file"], "line": row["line"], "col": node.span.col,
-            "block": row["block"],
-        })
+        nodes.append(
+            {
+                "name": row["name"],
+                "type": row["type"],
+                "kind": node.layer.first_line().replace("`", ""),
+                "hyper": row["hyper"],
+                "in": [fmt_shape(graph.nodes[i].shape) for i in node.inputs],
+                "inputs": row["inputs"],
+                "out": fmt_shape(node.shape),
+                "params": row["params"],
+                "trainable": row["trainable_params"],
+                "buffers": row["buffer_elements"],
+                "macs": row["macs"],
+                "acts": row["activation_elements"],
+                "rf": _rf(row),
+                "file": row["file"],
+                "line": row["line"],
+                "col": node.span.col,
+                "block": row["block"],
+            }
+        )
     modules = []
     for module in _modules(graph):
         members = [c for c in module.walk() if isinstance(c, Node)]
-        modules.append({
-            "path": module.path, "kind": module.kind, "block": module.block,
-            "depth": _depth(module), "layers": len(members),
-            "in": fmt_shape(graph.nodes[module.input].shape),
-            "out": fmt_shape(graph.nodes[module.output].shape),
-            "params": sum(n.counts.params for n in members),
-            "macs": sum(n.counts.macs for n in members),
-            "file": module.span.file, "line": module.span.line,
-        })
-    return {"summary": {k: v for k, v in summary.items() if k not in ("layers", "state_dict")},
-            "nodes": nodes, "modules": modules}
+        modules.append(
+            {
+                "path": module.path,
+                "kind": module.kind,
+                "block": module.block,
+                "depth": _depth(module),
+                "layers": len(members),
+                "in": fmt_shape(graph.nodes[module.input].shape),
+                "out": fmt_shape(graph.nodes[module.output].shape),
+                "params": sum(n.counts.params for n in members),
+                "macs": sum(n.counts.macs for n in members),
+                "file": module.span.file,
+                "line": module.span.line,
+            }
+        )
+    return {
+        "summary": {k: v for k, v in summary.items() if k not in ("layers", "state_dict")},
+        "nodes": nodes,
+        "modules": modules,
+    }
 
 
 # --- the diagram ------------------------------------------------------------------------
@@ -154,10 +191,17 @@ def diagram_svg(graph: Graph) -> tuple[str | None, str]:
 
 _COLUMNS = (
     # (heading, key, numeric)
-    ("#", "index", True), ("layer", "name", False), ("type", "type", False),
-    ("hyperparameters", "hyper", False), ("in", "in", False), ("out", "out", False),
-    ("params", "params", True), ("MACs", "macs", True), ("activations", "acts", True),
-    ("RF / jump", "rf", False), ("line", "line", True),
+    ("#", "index", True),
+    ("layer", "name", False),
+    ("type", "type", False),
+    ("hyperparameters", "hyper", False),
+    ("in", "in", False),
+    ("out", "out", False),
+    ("params", "params", True),
+    ("MACs", "macs", True),
+    ("activations", "acts", True),
+    ("RF / jump", "rf", False),
+    ("line", "line", True),
 )
 
 
@@ -180,11 +224,16 @@ def _table(data: dict[str, Any], graph: Graph) -> str:
     body = []
     for index, n in enumerate(data["nodes"]):
         cells = [
-            _cell(index, True, index), _cell(n["name"], False), _cell(n["type"], False),
-            _cell(n["hyper"], False), _cell(", ".join(n["in"]), False),
+            _cell(index, True, index),
+            _cell(n["name"], False),
+            _cell(n["type"], False),
+            _cell(n["hyper"], False),
+            _cell(", ".join(n["in"]), False),
             _cell(n["out"], False, _volume(n["out"])),
-            _cell(n["params"], True, n["params"]), _cell(n["macs"], True, n["macs"]),
-            _cell(n["acts"], True, n["acts"]), _cell(n["rf"], False, _rf_sort(n["rf"])),
+            _cell(n["params"], True, n["params"]),
+            _cell(n["macs"], True, n["macs"]),
+            _cell(n["acts"], True, n["acts"]),
+            _cell(n["rf"], False, _rf_sort(n["rf"])),
             _cell(n["line"], True, n["line"]),
         ]
         cells[-1] = f'<td class="num" data-v="{n["line"]}">{n["line"]}</td>'
@@ -197,8 +246,10 @@ def _table(data: dict[str, Any], graph: Graph) -> str:
         f'<td class="num">{human(t.params)}</td><td class="num">{human(t.macs)}</td>'
         f'<td class="num">{human(t.activation_elements)}</td><td colspan="2"></td></tr>'
     )
-    return (f'<table id="archc-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody><tfoot>{foot}</tfoot></table>')
+    return (
+        f'<table id="archc-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody><tfoot>{foot}</tfoot></table>"
+    )
 
 
 def _volume(text: str) -> int:
@@ -216,65 +267,111 @@ def _rf_sort(text: str) -> int:
 def _totals(graph: Graph) -> str:
     t = totals(graph)
     items = [
-        ("input", fmt_shape(graph.input_shape)), ("output", fmt_shape(graph.output_shape)),
+        ("input", fmt_shape(graph.input_shape)),
+        ("output", fmt_shape(graph.output_shape)),
         ("layers", str(len(graph.layers()))),
         ("params", f"{human(t.params)} ({si(t.params)})"),
         ("MACs", f"{human(t.macs)} ({si(t.macs)})"),
-        ("activations", f"{human(t.activation_elements)} "
-                        f"({t.activation_elements * 4 / 2**20:.1f} MiB fp32)"),
+        (
+            "activations",
+            f"{human(t.activation_elements)} ({t.activation_elements * 4 / 2**20:.1f} MiB fp32)",
+        ),
         ("weights", f"{t.params * 4 / 1e6:.1f} MB fp32"),
     ]
-    return "".join(f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>"
-                   for k, v in items)
+    return "".join(
+        f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>" for k, v in items
+    )
 
 
-def render_page(graph: Graph, svg: str | None, note: str,
-                live: dict[str, Any] | None = None) -> str:
+def render_page(
+    graph: Graph, svg: str | None, note: str, live: dict[str, Any] | None = None
+) -> str:
     """The whole HTML page; `live` (for `archc serve`) adds the reload and variant controls."""
     data = report_data(graph)
     title = f"{graph.network} / {graph.variant}"
     description = graph.description.strip()
-    diagram = (f'<div id="archc-canvas" class="canvas">{svg}</div>' if svg else
-               f'<div id="archc-canvas" class="canvas empty"><p class="note">'
-               f"{html.escape(note)}</p></div>")
-    live_json = (f'<script type="application/json" id="archc-live">{script_json(live)}'
-                 "</script>" if live else "")
-    return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)} - archc report</title>",
-        f"<style>{_asset('report.css')}</style></head><body>",
-        '<header id="archc-header"><div class="title">',
-        f"<h1>{html.escape(graph.class_name)}</h1>",
-        f'<span class="sub">{html.escape(title)}</span>',
-        '<span id="archc-live-controls"></span></div>',
-        f'<dl class="totals">{_totals(graph)}</dl>',
-        f'<p class="spec">spec <code>{html.escape(graph.spec_path)}</code></p>',
-        (f'<p class="description">{html.escape(description)}</p>' if description else ""),
-        "</header>",
-        '<section id="archc-diagnostics" hidden></section>',
-        '<main id="archc-main"><section id="archc-diagram">',
-        '<div class="toolbar">',
-        '<button type="button" data-act="zoom-in" title="zoom in (+)">+</button>',
-        '<button type="button" data-act="zoom-out" title="zoom out (-)">&#8722;</button>',
-        '<button type="button" data-act="fit" title="whole network (0)">fit</button>',
-        '<button type="button" data-act="width" title="fit the width (w)">width</button>',
-        '<button type="button" data-act="collapse-all">collapse all</button>',
-        '<button type="button" data-act="expand-all">expand all</button>',
-        '<span class="hint">drag or scroll to pan, ctrl+scroll to zoom; click a block\'s '
-        "background to collapse it, a collapsed block to expand it</span></div>",
-        diagram,
-        '</section><aside id="archc-details" aria-live="polite">',
-        '<p class="note">Hover or click a layer to see its details.</p></aside></main>',
-        '<section id="archc-layers"><h2>Layers</h2>',
-        '<p class="hint">Click a column heading to sort, a row to find the layer in the '
-        "diagram. Volumes are H x W x C.</p>",
-        _table(data, graph), "</section>",
-        f'<script type="application/json" id="archc-data">{script_json(data)}</script>',
-        live_json,
-        f"<script>{_asset('report.js')}</script>",
-        "</body></html>\n",
-    ])
+    diagram = (
+        f'<div id="archc-canvas" class="canvas">{svg}</div>'
+        if svg
+        else f'<div id="archc-canvas" class="canvas empty"><p class="note">'
+        f"{html.escape(note)}</p></div>"
+    )
+    live_json = (
+        f'<script type="application/json" id="archc-live">{script_json(live)}</script>'
+        if live
+        else ""
+    )
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            _csp(live is not None),
+            f"<title>{html.escape(title)} - archc report</title>",
+            f"<style>{_asset('report.css')}</style></head><body>",
+            '<header id="archc-header"><div class="title">',
+            f"<h1>{html.escape(graph.class_name)}</h1>",
+            f'<span class="sub">{html.escape(title)}</span>',
+            '<span id="archc-live-controls"></span></div>',
+            f'<dl class="totals">{_totals(graph)}</dl>',
+            f'<p class="spec">spec <code>{html.escape(graph.spec_path)}</code></p>',
+            (f'<p class="description">{html.escape(description)}</p>' if description else ""),
+            "</header>",
+            '<section id="archc-diagnostics" hidden></section>',
+            '<main id="archc-main"><section id="archc-diagram">',
+            '<div class="toolbar">',
+            '<button type="button" data-act="zoom-in" title="zoom in (+)">+</button>',
+            '<button type="button" data-act="zoom-out" title="zoom out (-)">&#8722;</button>',
+            '<button type="button" data-act="fit" title="whole network (0)">fit</button>',
+            '<button type="button" data-act="width" title="fit the width (w)">width</button>',
+            '<button type="button" data-act="collapse-all">collapse all</button>',
+            '<button type="button" data-act="expand-all">expand all</button>',
+            '<span class="hint">drag or scroll to pan, ctrl+scroll to zoom; click a block\'s '
+            "background to collapse it, a collapsed block to expand it</span></div>",
+            diagram,
+            '</section><aside id="archc-details" aria-live="polite">',
+            '<p class="note">Hover or click a layer to see its details.</p></aside></main>',
+            '<section id="archc-layers"><h2>Layers</h2>',
+            '<p class="hint">Click a column heading to sort, a row to find the layer in the '
+            "diagram. Volumes are H x W x C.</p>",
+            _table(data, graph),
+            "</section>",
+            f'<script type="application/json" id="archc-data">{script_json(data)}</script>',
+            live_json,
+            f"<script>{_asset('report.js')}</script>",
+            "</body></html>\n",
+        ]
+    )
+
+
+def _csp(live: bool) -> str:
+    # The page may load nothing from anywhere; the live page may also poll its own server.
+    connect = "'self'" if live else "'none'"
+    return (
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+        f"connect-src {connect}; base-uri 'none'; form-action 'none'\">"
+    )
+
+
+def waiting_page(spec_path: str, live: dict[str, Any]) -> str:
+    """The live page of a spec that has never been valid: diagnostics only, no diagram."""
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+            _csp(True),
+            f"<title>{html.escape(spec_path)} - archc serve</title>",
+            f"<style>{_asset('report.css')}</style></head><body>",
+            '<header id="archc-header"><div class="title">',
+            f"<h1>{html.escape(spec_path)}</h1>",
+            '<span id="archc-live-controls"></span></div></header>',
+            '<section id="archc-diagnostics" hidden></section>',
+            '<p class="note">No valid version of this spec yet: fix the errors above and save; '
+            "the page reloads by itself.</p>",
+            f'<script type="application/json" id="archc-live">{script_json(live)}</script>',
+            f"<script>{_asset('report.js')}</script>",
+            "</body></html>\n",
+        ]
+    )
 
 
 def report_html(graph: Graph, live: dict[str, Any] | None = None) -> str:

@@ -152,6 +152,7 @@
   var view = { x: 0, y: 0, s: 1 };
   var matrix = null;
   var BOX_H = 46;
+  var BOX_W = 190;
   var PAIR = /(-?\d*\.?\d+(?:e[-+]?\d+)?),(-?\d*\.?\d+(?:e[-+]?\d+)?)/gi;
 
   function record(e) {
@@ -312,9 +313,11 @@
       var g = document.createElementNS("http://www.w3.org/2000/svg", "g");
       g.setAttribute("class", "archc-collapsed");
       g.setAttribute("data-block", path);
+      // At least as wide as its three lines of text; centred on the block it stands for.
+      var cx = (c.box.x0 + c.box.x1) / 2, w = Math.max(c.box.x1 - c.box.x0, BOX_W);
       var rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-      rect.setAttribute("x", r2(c.box.x0)); rect.setAttribute("y", r2(y0));
-      rect.setAttribute("width", r2(c.box.x1 - c.box.x0)); rect.setAttribute("height", r2(y1 - y0));
+      rect.setAttribute("x", r2(cx - w / 2)); rect.setAttribute("y", r2(y0));
+      rect.setAttribute("width", r2(w)); rect.setAttribute("height", r2(y1 - y0));
       rect.setAttribute("rx", 4);
       g.appendChild(rect);
       var lines = [
@@ -324,7 +327,7 @@
       ];
       lines.forEach(function (line, i) {
         var text = document.createElementNS("http://www.w3.org/2000/svg", "text");
-        text.setAttribute("x", r2((c.box.x0 + c.box.x1) / 2));
+        text.setAttribute("x", r2(cx));
         text.setAttribute("y", r2(y0 + 14 + 13 * i));
         text.setAttribute("text-anchor", "middle");
         if (line[1]) text.setAttribute("class", line[1]);
