@@ -1,0 +1,82 @@
+"""4. Generated models: archc.compile(...) against hand-written PyTorch, train and inference."""
+
+from __future__ import annotations
+
+from bench.common import Context, fmt_s
+from bench.report import MET, MISSED, UNMEASURED, Goal, Section
+from bench.zoo import spec_for, with_input
+
+GOAL_PERCENT = 2.0
+THREADS = 2
+
+#: network -> (batch, input side). ResNet-50 runs at 128x128 (its adaptive pooling makes
+#: any size valid) to keep a 2-core CPU run short; VGG-16's classifier reads a 7x7x512
+#: volume, so it runs at 224 with a batch of 1.
+FULL = {"resnet50": (4, 128), "vgg16": (1, 224)}
+QUICK = {"resnet18": (2, 32)}
+FULL_REPS, QUICK_REPS = 5, 1
+
+
+def run(ctx: Context, modes: list[str] | None = None) -> Section:
+    """One worker process per network; every mode and phase inside it, interleaved."""
+    plan = QUICK if ctx.quick else FULL
+    reps = QUICK_REPS if ctx.quick else FULL_REPS
+    modes = modes or (["eager"] if ctx.quick else ["eager", "compile", "cuda"])
+    section = Section("models", "4. Generated models vs hand-written PyTorch",
+                      ["network", "mode", "step", "hand-written", "generated",
+                       "generated / hand-written", "setup (hand / gen)"])
+    advance = ctx.task("models (train + inference)", len(plan))
+    worst = None
+    measured_all = True
+    for name, (batch, size) in plan.items():
+        ref = spec_for(name, ctx.scratch)
+        if ref is None:
+            section.notes.append(f"{name}: no spec yet; hand-written only.")
+            spec, variant = "", ""
+        else:
+            if size != 224:
+                ref = with_input(ref, (3, size, size), ctx.scratch)
+            spec, variant = str(ref.path), ref.variant or ""
+        result, _ = ctx.child_json(
+            ["models", name, spec, variant, str(batch), str(size), str(reps), ",".join(modes),
+             str(THREADS)], threads=THREADS, timeout=1800)
+        advance()
+        section.notes.append(
+            f"{name}: batch {batch}, {size}x{size}, {result['threads']} threads, median of "
+            f"{reps} interleaved repetitions after 2 warm-up steps; generated module: "
+            f"{result['generated']}.")
+        if "max_abs_diff" in result:
+            section.notes.append(
+                f"{name}: with the hand-written weights loaded, eval outputs differ by at most "
+                f"{result['max_abs_diff']:.2e} (outputs up to {result['max_abs_out']:.2e}).")
+        for row in result["rows"]:
+            gen = row.get("gen")
+            ratio = ""
+            if gen is not None:
+                percent = (gen / row["hand"] - 1) * 100
+                ratio = f"{gen / row['hand']:.3f} ({percent:+.1f}%)"
+                if worst is None or abs(percent) > abs(worst[0]):
+                    worst = (percent, f"{name} {row['mode']} {row['phase']}")
+            else:
+                measured_all = False
+            setup = fmt_s(row["setup_hand"]) + (
+                f" / {fmt_s(row['setup_gen'])}" if row.get("setup_gen") is not None else "")
+            section.rows.append([name, row["mode"], row["phase"], fmt_s(row["hand"]),
+                                 fmt_s(gen) if gen is not None else "n/a", ratio, setup])
+    section.notes += [
+        "train: zero_grad, forward, cross-entropy, backward, SGD(momentum 0.9) step; infer: "
+        "forward under torch.inference_mode() in eval mode. setup: the first call (for "
+        "torch.compile, the compilation).",
+        "channels_last + bf16 autocast runs only where CUDA is available (modes cuda-*); "
+        "none was on this machine unless listed.",
+    ]
+    goal = f"generated models within {GOAL_PERCENT:g}% of hand-written (eager and compiled)"
+    if worst is None:
+        section.goals.append(Goal(goal, UNMEASURED, "no generated module to time"))
+    else:
+        percent, where = worst
+        verdict = MET if abs(percent) <= GOAL_PERCENT and measured_all else MISSED
+        if ctx.quick:
+            verdict = "quick run"
+        section.goals.append(Goal(goal, verdict, f"worst {percent:+.1f}% ({where})"))
+    return section

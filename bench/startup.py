@@ -1,0 +1,97 @@
+"""3. Start-up: cold `archc check specs/vgg.yaml` against `python -c pass`; no torch import."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from bench.common import Context, archc_cmd, child_env, median, ms, python_cmd, run_child
+from bench.report import MET, MISSED, Goal, Section
+from bench.zoo import spec_for
+
+GOAL_MS = 150
+#: Imports this check reports from `python -X importtime`, largest cumulative first.
+TOP_IMPORTS = 8
+
+_PROBE = """
+import sys
+from archc.cli import main
+sys.argv = ["archc", "check", {spec!r}]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("torch", "onnx", "graphviz", "numpy") if m in sys.modules)
+print("IMPORTED:" + ",".join(heavy))
+"""
+
+
+def run(ctx: Context) -> Section:
+    """Median wall time of both commands (interleaved), the torch check and an import profile."""
+    section = Section("startup", "3. Start-up: archc check vs bare interpreter",
+                      ["command", "median wall", "min wall", "runs"])
+    ref = spec_for("vgg16", ctx.scratch)
+    if ref is None:
+        section.error = "no VGG spec"
+        section.goals.append(Goal(f"start-up < {GOAL_MS} ms over a bare interpreter"))
+        return section
+    reps = 3 if ctx.quick else 15
+    advance = ctx.task("start-up", reps + 2)
+    bare_cmd = python_cmd("-c", "pass")
+    check_cmd = archc_cmd("check", str(ref.path), "--variant", ref.variant or "D")
+    env = child_env()
+    # Warm the OS file cache first: "cold" here means a fresh interpreter, not a cold disk.
+    run_child(bare_cmd, env=env)
+    run_child(check_cmd, env=env)
+    bare, check = [], []
+    for _ in range(reps):
+        bare.append(run_child(bare_cmd, env=env).wall)
+        result = run_child(check_cmd, env=env)
+        if result.returncode != 0:
+            section.error = f"archc check failed: {result.stderr.strip()[-200:]}"
+            return section
+        check.append(result.wall)
+        advance()
+    over = median(check) - median(bare)
+    section.rows = [
+        ["python -c pass", ms(median(bare)), ms(min(bare)), str(reps)],
+        [f"archc check {ref.path.name} --variant {ref.variant}", ms(median(check)),
+         ms(min(check)), str(reps)],
+        ["archc's own cost (difference of medians)", ms(over), ms(min(check) - min(bare)), ""],
+    ]
+    probe = run_child(python_cmd("-c", _PROBE.format(spec=str(ref.path))), env=env)
+    advance()
+    heavy = [line.split(":", 1)[1] for line in probe.stdout.splitlines()
+             if line.startswith("IMPORTED:")]
+    imported = heavy[0] if heavy else "(probe failed)"
+    section.notes.append("heavy modules imported by `archc check` (sys.modules after the "
+                         f"command): {imported or 'none (no torch, onnx, graphviz, numpy)'}")
+    profile = run_child([sys.executable, "-X", "importtime", "-c", _PROBE.format(
+        spec=str(ref.path))], env=env)
+    advance()
+    section.notes.append("largest imports (python -X importtime, cumulative, one run): "
+                         + ", ".join(f"{name} {us / 1000:.0f} ms"
+                                     for name, us in _top_imports(profile.stderr)))
+    section.notes.append(f"medians of {reps} runs, the two commands interleaved, after one "
+                         "untimed run of each (warm file cache, fresh interpreter each time).")
+    section.goals.append(Goal(f"start-up < {GOAL_MS} ms over a bare interpreter",
+                              MET if over * 1000 < GOAL_MS else MISSED, ms(over)))
+    if imported and imported != "(probe failed)":
+        section.goals.append(Goal("archc check imports no torch", MISSED, imported))
+    elif imported == "":
+        section.goals.append(Goal("archc check imports no torch", MET, "torch not imported"))
+    return section
+
+
+def _top_imports(stderr: str) -> list[tuple[str, int]]:
+    """Top-level packages by cumulative import time from -X importtime output."""
+    totals: dict[str, int] = {}
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
+        if not match:
+            continue
+        cumulative, indent, name = int(match[1]), len(match[2]), match[3]
+        if indent <= 1:
+            top = name.split(".")[0]
+            totals[top] = max(totals.get(top, 0), cumulative)
+    return sorted(totals.items(), key=lambda item: -item[1])[:TOP_IMPORTS]
