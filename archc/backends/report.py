@@ -333,8 +333,9 @@ def render_page(
             '<section id="archc-layers"><h2>Layers</h2>',
             '<p class="hint">Click a column heading to sort, a row to find the layer in the '
             "diagram. Volumes are H x W x C.</p>",
+            '<div class="table-wrap">',
             _table(data, graph),
-            "</section>",
+            "</div></section>",
             f'<script type="application/json" id="archc-data">{script_json(data)}</script>',
             live_json,
             f"<script>{_asset('report.js')}</script>",

@@ -9,6 +9,7 @@
  */
 (function () {
   "use strict";
+  if (window.performance && performance.mark) performance.mark("archc-script-start");
 
   var dataEl = document.getElementById("archc-data");
   var data = dataEl ? JSON.parse(dataEl.textContent) : { nodes: [], modules: [], summary: {} };
@@ -623,6 +624,7 @@
   var restored = false;
   if (svg && root) {
     initDiagram();
+    if (window.performance && performance.mark) performance.mark("archc-diagram-indexed");
     restored = restore();
     bindCanvas();
     if (Object.keys(collapsed).length) relayout();
