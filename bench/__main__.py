@@ -28,45 +28,66 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 def parse(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, one repetition, eager only (CI keeps the code alive)")
-    parser.add_argument("--only", default=None,
-                        help="comma-separated subset of: " + ", ".join(MEASUREMENTS))
-    parser.add_argument("--results", type=Path, default=None,
-                        help="where to write the Markdown report (default: bench/RESULTS.md "
-                             "for a full run of everything, nowhere for --quick or --only)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, one repetition, eager only (CI keeps the code alive)",
+    )
+    parser.add_argument(
+        "--only", default=None, help="comma-separated subset of: " + ", ".join(MEASUREMENTS)
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="where to write the Markdown report (default: bench/RESULTS.md "
+        "for a full run of everything, nowhere for --quick or --only)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen measurements; exit 1 if one of them crashed (a missed goal is not a crash)."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     args = parse(sys.argv[1:] if argv is None else argv)
-    chosen = list(MEASUREMENTS) if args.only is None else [
-        k.strip() for k in args.only.split(",") if k.strip()]
+    chosen = (
+        list(MEASUREMENTS)
+        if args.only is None
+        else [k.strip() for k in args.only.split(",") if k.strip()]
+    )
     unknown = [k for k in chosen if k not in MEASUREMENTS]
     if unknown:
-        print(f"unknown measurement(s): {', '.join(unknown)}; choose from "
-              f"{', '.join(MEASUREMENTS)}", file=sys.stderr)
+        print(
+            f"unknown measurement(s): {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}",
+            file=sys.stderr,
+        )
         return 2
     results = args.results
     if results is None and not args.quick and args.only is None:
         results = RESULTS
     console = Console(width=max(Console().width, 140))
     facts = machine()
-    console.print(f"[bold]archc benchmarks[/bold] ({'quick' if args.quick else 'full'} run) "
-                  f"on {facts['cpu']}, {facts['cores']} cores, Python {facts['python']}, "
-                  f"torch {facts['torch']}")
+    console.print(
+        f"[bold]archc benchmarks[/bold] ({'quick' if args.quick else 'full'} run) "
+        f"on {facts['cpu']}, {facts['cores']} cores, Python {facts['python']}, "
+        f"torch {facts['torch']}"
+    )
     sections: list[Section] = []
     crashed = False
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="archc-bench-") as scratch, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="archc-bench-") as scratch,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
         ctx = Context(quick=args.quick, scratch=Path(scratch), progress=progress)
         for key in chosen:
             module = MEASUREMENTS[key]

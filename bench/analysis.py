@@ -14,10 +14,21 @@ GOAL_RATIO = 100
 def run(ctx: Context) -> Section:
     """Time archc.load(...).summary() and torchinfo.summary(...), each in a fresh process."""
     section = Section(
-        "analysis", "1. Analysis: archc summary vs torchinfo",
-        ["network", "archc first call", "archc warm", "torchinfo first call",
-         "torchinfo warm", "ratio first", "ratio warm", "archc peak RSS (+call)",
-         "torchinfo peak RSS (+call)", "archc heap peak", "params agree"],
+        "analysis",
+        "1. Analysis: archc summary vs torchinfo",
+        [
+            "network",
+            "archc first call",
+            "archc warm",
+            "torchinfo first call",
+            "torchinfo warm",
+            "ratio first",
+            "ratio warm",
+            "archc peak RSS (+call)",
+            "torchinfo peak RSS (+call)",
+            "archc heap peak",
+            "params agree",
+        ],
     )
     networks = QUICK_NETWORKS if ctx.quick else NETWORKS
     reps = "1" if ctx.quick else "3"
@@ -40,14 +51,21 @@ def run(ctx: Context) -> Section:
         first, warm = t["cold"] / a["cold"], t["warm"] / a["warm"]
         if a["torch_imported"]:
             section.notes.append(f"{name}: archc's summary imported torch (it must not).")
-        section.rows.append([
-            name, fmt_s(a["cold"]), fmt_s(a["warm"]), fmt_s(t["cold"]), fmt_s(t["warm"]),
-            f"{first:,.0f}x", f"{warm:,.0f}x",
-            f"{mib(a['rss_peak'])} (+{mib(a['rss_peak'] - a['rss_imported'])})",
-            f"{mib(t['rss_peak'])} (+{mib(t['rss_peak'] - t['rss_imported'])})",
-            mib(a["heap_peak"]),
-            "yes" if a["params"] == t["params"] else f"no: {a['params']:,} vs {t['params']:,}",
-        ])
+        section.rows.append(
+            [
+                name,
+                fmt_s(a["cold"]),
+                fmt_s(a["warm"]),
+                fmt_s(t["cold"]),
+                fmt_s(t["warm"]),
+                f"{first:,.0f}x",
+                f"{warm:,.0f}x",
+                f"{mib(a['rss_peak'])} (+{mib(a['rss_peak'] - a['rss_imported'])})",
+                f"{mib(t['rss_peak'])} (+{mib(t['rss_peak'] - t['rss_imported'])})",
+                mib(a["heap_peak"]),
+                "yes" if a["params"] == t["params"] else f"no: {a['params']:,} vs {t['params']:,}",
+            ]
+        )
         if name in ("resnet152", "resnet18"):
             headline = (name, min(first, warm))
     section.notes += [
@@ -67,9 +85,14 @@ def run(ctx: Context) -> Section:
         verdict = MET if ratio >= GOAL_RATIO and label == "resnet152" else MISSED
         if label != "resnet152":
             verdict = "quick run (ResNet-18)"
-        section.goals.append(Goal(f"analysis >= {GOAL_RATIO}x faster than torchinfo on "
-                                  "ResNet-152 (lower of first-call and warm ratios)",
-                                  verdict, f"{ratio:,.0f}x ({label})"))
+        section.goals.append(
+            Goal(
+                f"analysis >= {GOAL_RATIO}x faster than torchinfo on "
+                "ResNet-152 (lower of first-call and warm ratios)",
+                verdict,
+                f"{ratio:,.0f}x ({label})",
+            )
+        )
     else:
         section.goals.append(Goal("analysis >= 100x faster than torchinfo on ResNet-152"))
     return section

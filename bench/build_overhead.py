@@ -15,8 +15,11 @@ def run(ctx: Context) -> Section:
     """Both as whole processes (what a user waits for), interleaved, median of the runs."""
     name = "resnet18" if ctx.quick else "resnet50"
     reps = 1 if ctx.quick else 3
-    section = Section("build", f"5. Build: archc build vs bare ONNX export ({name})",
-                      ["command", "median wall", "min wall", "runs"])
+    section = Section(
+        "build",
+        f"5. Build: archc build vs bare ONNX export ({name})",
+        ["command", "median wall", "min wall", "runs"],
+    )
     ref = spec_for(name, ctx.scratch)
     goal = f"build overhead < {GOAL_PERCENT:g}% of the bare export"
     if ref is None:
@@ -27,16 +30,18 @@ def run(ctx: Context) -> Section:
     env = child_env()
     out = ctx.scratch / "build"
     build_cmd = archc_cmd("build", str(ref.path), "--variant", ref.variant or "", "-o", str(out))
-    export_cmd = python_cmd("-m", "bench.worker", "export-onnx", name,
-                            str(ctx.scratch / "bare.onnx"), "224")
+    export_cmd = python_cmd(
+        "-m", "bench.worker", "export-onnx", name, str(ctx.scratch / "bare.onnx"), "224"
+    )
     builds, exports, inner = [], [], []
     for rep in range(reps):
-        for which in (("build", "export") if rep % 2 == 0 else ("export", "build")):
+        for which in ("build", "export") if rep % 2 == 0 else ("export", "build"):
             shutil.rmtree(out, ignore_errors=True)
             result = run_child(build_cmd if which == "build" else export_cmd, env=env)
             if result.returncode != 0:
-                section.error = (f"{which} failed ({result.returncode}): "
-                                 f"{result.stderr.strip()[-300:]}")
+                section.error = (
+                    f"{which} failed ({result.returncode}): {result.stderr.strip()[-300:]}"
+                )
                 section.goals.append(Goal(goal))
                 return section
             if which == "build":
@@ -48,10 +53,18 @@ def run(ctx: Context) -> Section:
     overhead = median(builds) - median(exports)
     percent = overhead / median(exports) * 100
     section.rows = [
-        [f"archc build {ref.path.name} --variant {ref.variant} (all targets)",
-         fmt_s(median(builds)), fmt_s(min(builds)), str(reps)],
-        ["python: import torch, build hand-written model, torch.onnx.export",
-         fmt_s(median(exports)), fmt_s(min(exports)), str(reps)],
+        [
+            f"archc build {ref.path.name} --variant {ref.variant} (all targets)",
+            fmt_s(median(builds)),
+            fmt_s(min(builds)),
+            str(reps),
+        ],
+        [
+            "python: import torch, build hand-written model, torch.onnx.export",
+            fmt_s(median(exports)),
+            fmt_s(min(exports)),
+            str(reps),
+        ],
         ["archc's overhead", f"{fmt_s(overhead)} ({percent:+.0f}%)", "", ""],
     ]
     produced = sorted(p.name for p in out.rglob("*") if p.is_file())
@@ -65,6 +78,11 @@ def run(ctx: Context) -> Section:
     ]
     if ref.note:
         section.notes.append(f"spec from the {ref.note}.")
-    section.goals.append(Goal(goal, "quick run" if ctx.quick else
-                              (MET if percent < GOAL_PERCENT else MISSED), f"{percent:+.0f}%"))
+    section.goals.append(
+        Goal(
+            goal,
+            "quick run" if ctx.quick else (MET if percent < GOAL_PERCENT else MISSED),
+            f"{percent:+.0f}%",
+        )
+    )
     return section

@@ -29,16 +29,17 @@ class ChildRun:
     stderr: str
 
 
-def run_child(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-              timeout: float = 900) -> ChildRun:
+def run_child(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 900
+) -> ChildRun:
     """Run `cmd`, returning its wall time and its own peak RSS (from wait4, not the parent's)."""
     out_path = Path(os.environ.get("TMPDIR", "/tmp"))
     # Files rather than pipes, so a chatty child never blocks and wait4 sees it finish.
-    with open(os.devnull, "rb") as devnull, \
-            _tempfile(out_path) as out, _tempfile(out_path) as err:
+    with open(os.devnull, "rb") as devnull, _tempfile(out_path) as out, _tempfile(out_path) as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=devnull, stdout=out, stderr=err, env=env,
-                                cwd=cwd or ROOT)
+        proc = subprocess.Popen(
+            cmd, stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd or ROOT
+        )
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -54,8 +55,13 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | Non
         out.seek(0)
         err.seek(0)
         # Linux reports ru_maxrss in KiB.
-        return ChildRun(wall, usage.ru_maxrss * 1024, proc.returncode,
-                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+        return ChildRun(
+            wall,
+            usage.ru_maxrss * 1024,
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+        )
 
 
 def _tempfile(folder: Path):
@@ -138,10 +144,20 @@ def _version(package: str) -> str:
 
 def _git_head() -> str:
     try:
-        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10)
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         head = result.stdout.strip() or "unknown"
         return head + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
@@ -186,13 +202,15 @@ class Context:
 
         return advance
 
-    def child_json(self, job: list[str], threads: int | None = None,
-                   timeout: float = 900) -> tuple[dict, ChildRun]:
+    def child_json(
+        self, job: list[str], threads: int | None = None, timeout: float = 900
+    ) -> tuple[dict, ChildRun]:
         """Run a bench.worker job in a fresh interpreter; its JSON result and the run."""
         import json
 
-        run = run_child(python_cmd("-m", "bench.worker", *job), env=child_env(threads),
-                        timeout=timeout)
+        run = run_child(
+            python_cmd("-m", "bench.worker", *job), env=child_env(threads), timeout=timeout
+        )
         if run.returncode != 0:
             tail = (run.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise RuntimeError(f"worker {' '.join(job[:2])} failed ({run.returncode}): {tail}")

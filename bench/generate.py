@@ -14,6 +14,7 @@ def _family(description: str):
     def register(function):
         FAMILIES[function.__name__.replace("_", "-")] = (function, description)
         return function
+
     return register
 
 
@@ -43,8 +44,12 @@ def deep_repeat(layers: int) -> tuple[str, int]:
 def deep_flat(layers: int) -> tuple[str, int]:
     """The same residual stack with every layer written in the file, shortcuts by name."""
     blocks, extra = divmod(max(layers - 1, 0), 3)
-    lines = ["network: deep_flat", "input: [16, 8, 8]", "layers:",
-             "  - {name: a0, type: conv, out: 16, kernel: 1}"]
+    lines = [
+        "network: deep_flat",
+        "input: [16, 8, 8]",
+        "layers:",
+        "  - {name: a0, type: conv, out: 16, kernel: 1}",
+    ]
     for i in range(1, blocks + 1):
         lines += [
             f"  - {{name: c{i}, type: conv, out: 16, kernel: 3, padding: 1, bias: false}}",
@@ -71,7 +76,8 @@ def wide_concat(layers: int) -> tuple[str, int]:
     for b in range(width):
         lines.append(f"      - {{name: b{b}, type: conv, out: 4, kernel: 1, inputs: input}}")
     lines += [
-        "      - {name: cat, type: concat, inputs: [" + ", ".join(f"b{b}" for b in range(width))
+        "      - {name: cat, type: concat, inputs: ["
+        + ", ".join(f"b{b}" for b in range(width))
         + "]}",
         "      - {name: reduce, type: conv, out: 16, kernel: 1}",
         "layers:",
@@ -87,10 +93,15 @@ def wide_concat(layers: int) -> tuple[str, int]:
 def wide_merge(layers: int) -> tuple[str, int]:
     """A stem, then `layers - 2` parallel 1x1 convolutions merged by one concat."""
     branches = max(layers - 2, 1)
-    lines = ["network: wide_merge", "input: [8, 4, 4]", "layers:",
-             "  - {name: stem, type: conv, out: 8, kernel: 1}"]
-    lines += [f"  - {{name: b{i}, type: conv, out: 1, kernel: 1, inputs: stem}}"
-              for i in range(branches)]
+    lines = [
+        "network: wide_merge",
+        "input: [8, 4, 4]",
+        "layers:",
+        "  - {name: stem, type: conv, out: 8, kernel: 1}",
+    ]
+    lines += [
+        f"  - {{name: b{i}, type: conv, out: 1, kernel: 1, inputs: stem}}" for i in range(branches)
+    ]
     lines.append("  - name: cat")
     lines.append("    type: concat")
     lines.append("    inputs:")
@@ -100,8 +111,7 @@ def wide_merge(layers: int) -> tuple[str, int]:
 
 # --- the 100-billion-parameter VGG ------------------------------------------------------
 
-_VGG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-          512, 512, 512, "M"]
+_VGG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
 def wide_vgg_params(k: int) -> int:
@@ -122,8 +132,13 @@ def wide_vgg(target_params: int = 100_000_000_000) -> tuple[str, int, int]:
     k = 1
     while wide_vgg_params(k) < target_params:
         k += 1
-    lines = [f"network: wide_vgg_x{k}", "input: [3, 224, 224]", "layers:",
-             "  - name: features", "    layers:"]
+    lines = [
+        f"network: wide_vgg_x{k}",
+        "input: [3, 224, 224]",
+        "layers:",
+        "  - name: features",
+        "    layers:",
+    ]
     for item in _VGG_D:
         if item == "M":
             lines.append("      - {type: maxpool, kernel: 2, stride: 2}")

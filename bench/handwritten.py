@@ -75,8 +75,9 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """A ResNet of `block`s, `layers[i]` of them in stage i."""
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int],
-                 num_classes: int = 1000):
+    def __init__(
+        self, block: type[BasicBlock] | type[Bottleneck], layers: list[int], num_classes: int = 1000
+    ):
         super().__init__()
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -98,8 +99,7 @@ class ResNet(nn.Module):
         width = planes * block.expansion
         # Projection shortcut only where the shape changes (the paper's option B).
         if stride != 1 or self.inplanes != width:
-            downsample = nn.Sequential(conv1x1(self.inplanes, width, stride),
-                                       nn.BatchNorm2d(width))
+            downsample = nn.Sequential(conv1x1(self.inplanes, width, stride), nn.BatchNorm2d(width))
         stage = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = width
         stage += [block(self.inplanes, planes) for _ in range(1, blocks)]
@@ -130,8 +130,7 @@ def resnet152() -> ResNet:
 # --- VGG (Simonyan & Zisserman 2014) ------------------------------------------------------
 
 #: Configuration D (VGG-16): output widths, "M" for a 2x2 max pool.
-VGG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-         512, 512, 512, "M"]
+VGG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
 def make_vgg_layers(config: list, batch_norm: bool = False) -> nn.Sequential:
@@ -158,8 +157,12 @@ class VGG(nn.Module):
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
 
@@ -246,8 +249,12 @@ class InceptionC(nn.Module):
         b1 = self.branch1x1(x)
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         bd = self.branch7x7dbl_1(x)
-        for conv in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
-                     self.branch7x7dbl_5):
+        for conv in (
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             bd = conv(bd)
         bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
         return torch.cat([b1, b7, bd, bp], 1)

@@ -17,14 +17,19 @@ def run(ctx: Context) -> Section:
     text, params, k = wide_vgg(target)
     path = ctx.scratch / f"wide_vgg_x{k}.yaml"
     path.write_text(text)
-    section = Section("memory", f"6. Memory: archc summary of a {params / 1e9:,.1f}B-parameter "
-                      "VGG", ["command", "wall", "max RSS", "params reported"])
+    section = Section(
+        "memory",
+        f"6. Memory: archc summary of a {params / 1e9:,.1f}B-parameter VGG",
+        ["command", "wall", "max RSS", "params reported"],
+    )
     advance = ctx.task("memory (wide VGG summary)", 3)
     env = child_env()
     worst = 0
     failed = ""
-    for args, label in ((["summary", str(path)], "archc summary (table)"),
-                        (["summary", str(path), "--json"], "archc summary --json")):
+    for args, label in (
+        (["summary", str(path)], "archc summary (table)"),
+        (["summary", str(path), "--json"], "archc summary --json"),
+    ):
         result = run_child(archc_cmd(*args), env=env)
         advance()
         if result.returncode != 0:
@@ -38,8 +43,14 @@ def run(ctx: Context) -> Section:
         section.rows.append([label, fmt_s(result.wall), mib(result.max_rss), reported])
     bare = run_child(archc_cmd("--version"), env=env)
     advance()
-    section.rows.append(["archc --version (interpreter + click, for scale)", fmt_s(bare.wall),
-                         mib(bare.max_rss), ""])
+    section.rows.append(
+        [
+            "archc --version (interpreter + click, for scale)",
+            fmt_s(bare.wall),
+            mib(bare.max_rss),
+            "",
+        ]
+    )
     section.notes += [
         f"The spec: VGG-16 (configuration D) with every width x{k}: convolutions of "
         f"{64 * k:,} to {512 * k:,} filters, fully connected layers of {4096 * k:,}; "

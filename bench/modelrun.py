@@ -55,8 +55,9 @@ def _same_structure(a: torch.nn.Module, b: torch.nn.Module) -> str:
     return ""
 
 
-def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, train: bool,
-             cuda_bf16: bool) -> Callable[[], None]:
+def _step_fn(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, train: bool, cuda_bf16: bool
+) -> Callable[[], None]:
     """One training step (forward, loss, backward, SGD) or one inference pass."""
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9) if train else None
     device_type = "cuda" if cuda_bf16 else "cpu"
@@ -77,14 +78,20 @@ def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, train: bo
     return step
 
 
-def compare(name: str, spec: str, variant: str | None, batch: int, size: int, reps: int,
-            modes: list[str]) -> dict:
+def compare(
+    name: str, spec: str, variant: str | None, batch: int, size: int, reps: int, modes: list[str]
+) -> dict:
     """Times per (mode, phase): hand-written and generated medians, and the setup facts."""
     torch.manual_seed(0)
     hand = handwritten.MODELS[name]()
     gen, why = generated_module(spec, variant)
-    result: dict = {"threads": torch.get_num_threads(), "batch": batch, "size": size,
-                    "generated": why or "ok", "rows": []}
+    result: dict = {
+        "threads": torch.get_num_threads(),
+        "batch": batch,
+        "size": size,
+        "generated": why or "ok",
+        "rows": [],
+    }
     if gen is not None:
         difference = _same_structure(hand, gen)
         if difference:
@@ -133,12 +140,19 @@ def compare(name: str, spec: str, variant: str | None, batch: int, size: int, re
                     start = time.perf_counter()
                     steps[label]()
                     timings[label].append(time.perf_counter() - start)
-            row = {"mode": mode, "phase": phase,
-                   "hand": statistics.median(timings["hand"]),
-                   "hand_min": min(timings["hand"]), "setup_hand": setup.get("hand")}
+            row = {
+                "mode": mode,
+                "phase": phase,
+                "hand": statistics.median(timings["hand"]),
+                "hand_min": min(timings["hand"]),
+                "setup_hand": setup.get("hand"),
+            }
             if timings["gen"]:
-                row.update(gen=statistics.median(timings["gen"]), gen_min=min(timings["gen"]),
-                           setup_gen=setup.get("gen"))
+                row.update(
+                    gen=statistics.median(timings["gen"]),
+                    gen_min=min(timings["gen"]),
+                    setup_gen=setup.get("gen"),
+                )
             result["rows"].append(row)
             if cuda:
                 hand.cpu().to(memory_format=torch.contiguous_format)

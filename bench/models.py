@@ -22,9 +22,19 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
     plan = QUICK if ctx.quick else FULL
     reps = QUICK_REPS if ctx.quick else FULL_REPS
     modes = modes or (["eager"] if ctx.quick else ["eager", "compile", "cuda"])
-    section = Section("models", "4. Generated models vs hand-written PyTorch",
-                      ["network", "mode", "step", "hand-written", "generated",
-                       "generated / hand-written", "setup (hand / gen)"])
+    section = Section(
+        "models",
+        "4. Generated models vs hand-written PyTorch",
+        [
+            "network",
+            "mode",
+            "step",
+            "hand-written",
+            "generated",
+            "generated / hand-written",
+            "setup (hand / gen)",
+        ],
+    )
     advance = ctx.task("models (train + inference)", len(plan))
     worst = None
     measured_all = True
@@ -38,17 +48,31 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
                 ref = with_input(ref, (3, size, size), ctx.scratch)
             spec, variant = str(ref.path), ref.variant or ""
         result, _ = ctx.child_json(
-            ["models", name, spec, variant, str(batch), str(size), str(reps), ",".join(modes),
-             str(THREADS)], threads=THREADS, timeout=1800)
+            [
+                "models",
+                name,
+                spec,
+                variant,
+                str(batch),
+                str(size),
+                str(reps),
+                ",".join(modes),
+                str(THREADS),
+            ],
+            threads=THREADS,
+            timeout=1800,
+        )
         advance()
         section.notes.append(
             f"{name}: batch {batch}, {size}x{size}, {result['threads']} threads, median of "
             f"{reps} interleaved repetitions after 2 warm-up steps; generated module: "
-            f"{result['generated']}.")
+            f"{result['generated']}."
+        )
         if "max_abs_diff" in result:
             section.notes.append(
                 f"{name}: with the hand-written weights loaded, eval outputs differ by at most "
-                f"{result['max_abs_diff']:.2e} (outputs up to {result['max_abs_out']:.2e}).")
+                f"{result['max_abs_diff']:.2e} (outputs up to {result['max_abs_out']:.2e})."
+            )
         for row in result["rows"]:
             gen = row.get("gen")
             ratio = ""
@@ -60,9 +84,19 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
             else:
                 measured_all = False
             setup = fmt_s(row["setup_hand"]) + (
-                f" / {fmt_s(row['setup_gen'])}" if row.get("setup_gen") is not None else "")
-            section.rows.append([name, row["mode"], row["phase"], fmt_s(row["hand"]),
-                                 fmt_s(gen) if gen is not None else "n/a", ratio, setup])
+                f" / {fmt_s(row['setup_gen'])}" if row.get("setup_gen") is not None else ""
+            )
+            section.rows.append(
+                [
+                    name,
+                    row["mode"],
+                    row["phase"],
+                    fmt_s(row["hand"]),
+                    fmt_s(gen) if gen is not None else "n/a",
+                    ratio,
+                    setup,
+                ]
+            )
     section.notes += [
         "train: zero_grad, forward, cross-entropy, backward, SGD(momentum 0.9) step; infer: "
         "forward under torch.inference_mode() in eval mode. setup: the first call (for "

@@ -61,23 +61,32 @@ def _md_table(columns: list[str], rows: list[list[str]]) -> list[str]:
     def cell(text: str) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(cell(c) for c in columns) + " |",
-             "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(columns))) + " |"]
+    lines = [
+        "| " + " | ".join(cell(c) for c in columns) + " |",
+        "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(columns))) + " |",
+    ]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return lines
 
 
-def markdown(sections: list[Section], machine: dict[str, str], settings: list[str],
-             preamble: list[str]) -> str:
+def markdown(
+    sections: list[Section], machine: dict[str, str], settings: list[str], preamble: list[str]
+) -> str:
     """The whole run as RESULTS.md."""
-    lines = ["# archc benchmark results", "",
-             "Written by `python -m bench`; do not edit by hand (re-run it).", ""]
+    lines = [
+        "# archc benchmark results",
+        "",
+        "Written by `python -m bench`; do not edit by hand (re-run it).",
+        "",
+    ]
     lines += preamble + [""] if preamble else []
     lines += ["## Machine", ""]
     lines += _md_table(["fact", "value"], [[k, v] for k, v in machine.items()])
     lines += ["", "## Goals", ""]
-    lines += _md_table(["goal", "measured", "verdict"],
-                       [[g.text, g.measured, g.verdict] for s in sections for g in s.goals])
+    lines += _md_table(
+        ["goal", "measured", "verdict"],
+        [[g.text, g.measured, g.verdict] for s in sections for g in s.goals],
+    )
     if settings:
         lines += ["", "## Settings", ""] + [f"- {s}" for s in settings]
     for section in sections:

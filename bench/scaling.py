@@ -23,9 +23,18 @@ def _repetitions(layers: int, quick: bool) -> int:
 def run(ctx: Context) -> Section:
     """Generate each family at each size, time `archc check` on it in a fresh process."""
     sizes = QUICK_SIZES if ctx.quick else SIZES
-    section = Section("scaling", "2. Scaling: archc check time per layer",
-                      ["family", "layers", "archc check (wall)", "per layer (wall / layers)",
-                       "marginal per layer", "peak RSS"])
+    section = Section(
+        "scaling",
+        "2. Scaling: archc check time per layer",
+        [
+            "family",
+            "layers",
+            "archc check (wall)",
+            "per layer (wall / layers)",
+            "marginal per layer",
+            "peak RSS",
+        ],
+    )
     jobs = [(family, size) for family in FAMILIES for size in sizes]
     advance = ctx.task("scaling (archc check)", len(jobs))
     worst = None
@@ -36,8 +45,10 @@ def run(ctx: Context) -> Section:
             text, layers = generator(size)
             path = ctx.scratch / f"scale_{family}_{size}.yaml"
             path.write_text(text)
-            runs = [run_child(archc_cmd("check", str(path)), env=child_env())
-                    for _ in range(_repetitions(size, ctx.quick))]
+            runs = [
+                run_child(archc_cmd("check", str(path)), env=child_env())
+                for _ in range(_repetitions(size, ctx.quick))
+            ]
             failed = [r for r in runs if r.returncode != 0]
             if failed:
                 tail = (failed[0].stderr.strip().splitlines() or ["?"])[-1]
@@ -54,8 +65,16 @@ def run(ctx: Context) -> Section:
                 cost = max(wall - base[1], 0.0) / (layers - base[0])
                 per_layer[size] = cost
                 marginal = fmt_s(cost)
-            section.rows.append([family, f"{layers:,}", fmt_s(wall), fmt_s(wall / layers),
-                                 marginal, f"{rss / 2**20:,.0f} MiB"])
+            section.rows.append(
+                [
+                    family,
+                    f"{layers:,}",
+                    fmt_s(wall),
+                    fmt_s(wall / layers),
+                    marginal,
+                    f"{rss / 2**20:,.0f} MiB",
+                ]
+            )
             advance()
         low, high = per_layer.get(1_000), per_layer.get(max(sizes))
         if low and high and max(sizes) > 1_000:
@@ -71,11 +90,20 @@ def run(ctx: Context) -> Section:
     ]
     if worst is not None:
         family, growth = worst
-        section.goals.append(Goal(
-            f"flat time per layer from 1,000 to {max(sizes):,} layers (marginal growth "
-            f"<= {FLAT}x)", MET if growth <= FLAT else MISSED,
-            f"worst {growth:.2f}x ({family})"))
+        section.goals.append(
+            Goal(
+                f"flat time per layer from 1,000 to {max(sizes):,} layers (marginal growth "
+                f"<= {FLAT}x)",
+                MET if growth <= FLAT else MISSED,
+                f"worst {growth:.2f}x ({family})",
+            )
+        )
     else:
-        section.goals.append(Goal("flat time per layer from 1,000 to 100,000 layers",
-                                  "quick run (to 1,000 layers)", ""))
+        section.goals.append(
+            Goal(
+                "flat time per layer from 1,000 to 100,000 layers",
+                "quick run (to 1,000 layers)",
+                "",
+            )
+        )
     return section

@@ -28,8 +28,11 @@ print("IMPORTED:" + ",".join(heavy))
 
 def run(ctx: Context) -> Section:
     """Median wall time of both commands (interleaved), the torch check and an import profile."""
-    section = Section("startup", "3. Start-up: archc check vs bare interpreter",
-                      ["command", "median wall", "min wall", "runs"])
+    section = Section(
+        "startup",
+        "3. Start-up: archc check vs bare interpreter",
+        ["command", "median wall", "min wall", "runs"],
+    )
     ref = spec_for("vgg16", ctx.scratch)
     if ref is None:
         section.error = "no VGG spec"
@@ -55,27 +58,43 @@ def run(ctx: Context) -> Section:
     over = median(check) - median(bare)
     section.rows = [
         ["python -c pass", ms(median(bare)), ms(min(bare)), str(reps)],
-        [f"archc check {ref.path.name} --variant {ref.variant}", ms(median(check)),
-         ms(min(check)), str(reps)],
+        [
+            f"archc check {ref.path.name} --variant {ref.variant}",
+            ms(median(check)),
+            ms(min(check)),
+            str(reps),
+        ],
         ["archc's own cost (difference of medians)", ms(over), ms(min(check) - min(bare)), ""],
     ]
     probe = run_child(python_cmd("-c", _PROBE.format(spec=str(ref.path))), env=env)
     advance()
-    heavy = [line.split(":", 1)[1] for line in probe.stdout.splitlines()
-             if line.startswith("IMPORTED:")]
+    heavy = [
+        line.split(":", 1)[1] for line in probe.stdout.splitlines() if line.startswith("IMPORTED:")
+    ]
     imported = heavy[0] if heavy else "(probe failed)"
-    section.notes.append("heavy modules imported by `archc check` (sys.modules after the "
-                         f"command): {imported or 'none (no torch, onnx, graphviz, numpy)'}")
-    profile = run_child([sys.executable, "-X", "importtime", "-c", _PROBE.format(
-        spec=str(ref.path))], env=env)
+    section.notes.append(
+        "heavy modules imported by `archc check` (sys.modules after the "
+        f"command): {imported or 'none (no torch, onnx, graphviz, numpy)'}"
+    )
+    profile = run_child(
+        [sys.executable, "-X", "importtime", "-c", _PROBE.format(spec=str(ref.path))], env=env
+    )
     advance()
-    section.notes.append("largest imports (python -X importtime, cumulative, one run): "
-                         + ", ".join(f"{name} {us / 1000:.0f} ms"
-                                     for name, us in _top_imports(profile.stderr)))
-    section.notes.append(f"medians of {reps} runs, the two commands interleaved, after one "
-                         "untimed run of each (warm file cache, fresh interpreter each time).")
-    section.goals.append(Goal(f"start-up < {GOAL_MS} ms over a bare interpreter",
-                              MET if over * 1000 < GOAL_MS else MISSED, ms(over)))
+    section.notes.append(
+        "largest imports (python -X importtime, cumulative, one run): "
+        + ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in _top_imports(profile.stderr))
+    )
+    section.notes.append(
+        f"medians of {reps} runs, the two commands interleaved, after one "
+        "untimed run of each (warm file cache, fresh interpreter each time)."
+    )
+    section.goals.append(
+        Goal(
+            f"start-up < {GOAL_MS} ms over a bare interpreter",
+            MET if over * 1000 < GOAL_MS else MISSED,
+            ms(over),
+        )
+    )
     if imported and imported != "(probe failed)":
         section.goals.append(Goal("archc check imports no torch", MISSED, imported))
     elif imported == "":

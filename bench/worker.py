@@ -43,10 +43,16 @@ def analysis_archc(spec: str, variant: str, reps: str) -> dict:
     heap_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {
-        "import": imported, "cold": cold, "warm": statistics.median(warm) if warm else cold,
-        "heap_peak": heap_peak, "rss_imported": rss_imported, "rss_peak": rss_peak,
-        "params": summary["totals"]["params"], "macs": summary["totals"]["macs"],
-        "layers": len(summary["layers"]), "torch_imported": "torch" in sys.modules,
+        "import": imported,
+        "cold": cold,
+        "warm": statistics.median(warm) if warm else cold,
+        "heap_peak": heap_peak,
+        "rss_imported": rss_imported,
+        "rss_peak": rss_peak,
+        "params": summary["totals"]["params"],
+        "macs": summary["totals"]["macs"],
+        "layers": len(summary["layers"]),
+        "torch_imported": "torch" in sys.modules,
     }
 
 
@@ -76,10 +82,14 @@ def analysis_torchinfo(name: str, reps: str) -> dict:
     rss_peak = _rss()
     warm = [once()[1] for _ in range(int(reps))]
     return {
-        "import": imported, "build": built, "cold": cold,
+        "import": imported,
+        "build": built,
+        "cold": cold,
         "warm": statistics.median(warm) if warm else cold,
-        "rss_imported": rss_imported, "rss_peak": rss_peak,
-        "params": stats.total_params, "macs": stats.total_mult_adds,
+        "rss_imported": rss_imported,
+        "rss_peak": rss_peak,
+        "params": stats.total_params,
+        "macs": stats.total_mult_adds,
         "threads": torch.get_num_threads(),
     }
 
@@ -100,23 +110,33 @@ def export_onnx(name: str, out: str, size: str) -> dict:
     # The settings of archc/backends/onnx.py: TorchScript exporter, opset 17, dynamic batch.
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, 3, side, side),), out, dynamo=False,
-                          opset_version=17, input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                          do_constant_folding=True)
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, side, side),),
+            out,
+            dynamo=False,
+            opset_version=17,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            do_constant_folding=True,
+        )
     export = time.perf_counter() - begin
     return {"import": imported, "export": export, "total": time.perf_counter() - start}
 
-def models(name: str, spec: str, variant: str, batch: str, size: str, reps: str,
-           modes: str, threads: str) -> dict:
+
+def models(
+    name: str, spec: str, variant: str, batch: str, size: str, reps: str, modes: str, threads: str
+) -> dict:
     """Time training steps and inference of the generated and hand-written models."""
     import torch
 
     from bench import modelrun
 
     torch.set_num_threads(int(threads))
-    return modelrun.compare(name, spec, variant or None, int(batch), int(size), int(reps),
-                            modes.split(","))
+    return modelrun.compare(
+        name, spec, variant or None, int(batch), int(size), int(reps), modes.split(",")
+    )
 
 
 JOBS = {

@@ -1,0 +1,144 @@
+"""The benchmark suite (bench/): its baselines are right, its generators say what they
+make, and `python -m bench --quick` runs end to end. Nothing here asserts a speed."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+import archc
+from bench import generate
+from tests.conftest import ROOT, torchvision_fixture
+
+torch = pytest.importorskip("torch")
+from bench import handwritten  # noqa: E402  (imports torch)
+
+# --- the hand-written baselines are torchvision's networks -------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(handwritten.MODELS))
+def test_handwritten_model_has_torchvision_state_dict(name):
+    """Keys, shapes, kinds and parameter counts equal the torchvision fixture."""
+    reference = torchvision_fixture(name)
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        model = handwritten.MODELS[name]()
+    params = dict(model.named_parameters())
+    ours = [
+        [key, list(value.shape), "param" if key in params else "buffer"]
+        for key, value in model.state_dict().items()
+    ]
+    assert ours == reference["state_dict"]
+    assert sum(p.numel() for p in model.parameters()) == reference["total_params"]
+
+
+def _fill(model) -> None:
+    """The deterministic fill of tests/reference/README.md, entry by entry in order."""
+    golden, plastic = 0.6180339887498949, 0.7548776662466927
+    state = model.state_dict()
+    for k, (key, tensor) in enumerate(state.items()):
+        n = tensor.numel()
+        i = torch.arange(1, n + 1, dtype=torch.float64)
+        u = 2 * torch.frac(i * golden + k * plastic) - 1
+        if key.endswith("num_batches_tracked"):
+            value = torch.zeros(n, dtype=torch.float64)
+        elif key.endswith("running_mean"):
+            value = 0.01 * u
+        elif key.endswith("running_var"):
+            value = 1 + 0.1 * u.abs()
+        elif tensor.dim() >= 2:
+            value = u * math.sqrt(6 / (n / tensor.shape[0]))
+        elif key.endswith("weight"):
+            value = 1 + 0.1 * u
+        else:
+            value = 0.01 * u
+        tensor.copy_(value.reshape(tensor.shape).to(tensor.dtype))
+
+
+@pytest.mark.parametrize("name", ["resnet50", "inception_v3"])
+def test_handwritten_model_reproduces_torchvision_logits(name):
+    """With the reference weights, the forward pass gives torchvision's logits (eval mode)."""
+    reference = torchvision_fixture(name)
+    model = handwritten.MODELS[name]().eval()
+    _fill(model)
+    shape = reference["input_shape"]
+    j = torch.arange(math.prod(shape), dtype=torch.float64)
+    x = torch.sin(0.01 * j).reshape(shape).float()
+    with torch.no_grad():
+        y = model(x).double()
+    expected = torch.tensor(reference["logits"], dtype=torch.float64)
+    assert y.shape == expected.shape
+    assert (y - expected).abs().max() <= 1e-4 * expected.abs().max()
+
+
+# --- the generators make what they say ----------------------------------------------------
+
+
+@pytest.mark.parametrize("family", sorted(generate.FAMILIES))
+@pytest.mark.parametrize("layers", [10, 101, 1000])
+def test_generated_scaling_spec_has_the_announced_layer_count(family, layers, tmp_path):
+    """archc expands each generated spec to exactly the layers its generator counted."""
+    text, count = generate.FAMILIES[family][0](layers)
+    assert count == layers
+    path = tmp_path / f"{family}.yaml"
+    path.write_text(text)
+    assert archc.load(path).summary()["totals"]["layers"] == count
+
+
+def test_wide_vgg_parameter_formula_matches_torch():
+    """The closed-form count of the widened VGG equals torch's count of VGG-16 (x1) and of a
+    x2 VGG-16 built layer by layer."""
+    with torch.device("meta"):
+        assert generate.wide_vgg_params(1) == sum(
+            p.numel() for p in handwritten.vgg16().parameters()
+        )
+        config = [c if c == "M" else 2 * c for c in handwritten.VGG_D]
+        features = handwritten.make_vgg_layers(config)
+        classifier = [
+            torch.nn.Linear(1024 * 7 * 7, 8192),
+            torch.nn.Linear(8192, 8192),
+            torch.nn.Linear(8192, 1000),
+        ]
+        doubled = sum(p.numel() for m in [features, *classifier] for p in m.parameters())
+    assert generate.wide_vgg_params(2) == doubled
+
+
+def test_wide_vgg_spec_reaches_its_target(tmp_path):
+    """The generated spec has at least the asked-for parameters, as archc counts them."""
+    text, params, k = generate.wide_vgg(10**9)
+    assert params >= 10**9 > generate.wide_vgg_params(k - 1)
+    path = tmp_path / "wide.yaml"
+    path.write_text(text)
+    assert archc.load(path).summary()["totals"]["params"] == params
+
+
+# --- the whole suite runs ------------------------------------------------------------------
+
+
+def test_quick_benchmark_run_writes_every_section(tmp_path):
+    """`python -m bench --quick` exits 0 and its report has every measurement and the machine."""
+    results = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--results", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = results.read_text()
+    for title in (
+        "## Machine",
+        "## Goals",
+        "1. Analysis",
+        "2. Scaling",
+        "3. Start-up",
+        "4. Generated models",
+        "5. Build",
+        "6. Memory",
+    ):
+        assert title in text
+    assert "crashed" not in text
+    assert "torch not imported" in text
