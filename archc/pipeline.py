@@ -10,6 +10,7 @@ from archc.ir.graph import Graph
 from archc.passes.counts import count
 from archc.passes.expand import expand
 from archc.passes.freeze import freeze
+from archc.passes.init_check import check_init
 from archc.passes.receptive_field import receptive_fields
 from archc.spec.loader import Spec, load_spec
 
@@ -22,6 +23,7 @@ def analyse(spec: Spec, variant: str | None = None, reporter: Reporter | None = 
     """
     reporter = reporter or Reporter()
     graph = expand(spec, spec.variant(variant, reporter, overrides), reporter)
+    check_init(graph, spec.raw.value_span("init"), reporter)
     freeze(graph, spec, reporter)
     count(graph)
     receptive_fields(graph)

@@ -45,7 +45,9 @@ class Activation(LayerKind):
         if self.can_inplace:
             args.append("{inplace}")
         joined = ", ".join(a for a in args if a)
-        return TorchCode(f"{self.torch_class}({joined})", inplace=self.can_inplace)
+        return TorchCode(
+            f"{self.torch_class}({joined})", inplace=self.can_inplace, saves_output=True
+        )
 
     def _torch_args(self, f: FieldsModel) -> list[str]:
         return []

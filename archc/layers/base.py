@@ -93,6 +93,12 @@ class TorchCode:
     helpers: tuple[str, ...] = ()
     #: Whether `module` holds an `{inplace}` slot the backend fills where in-place is safe.
     inplace: bool = False
+    #: Autograd keeps this layer's output for its backward (ReLU, sigmoid, softmax), so the
+    #: next layer must not overwrite it in place.
+    saves_output: bool = False
+    #: The output may share memory with the input (flatten, identity, eval-mode dropout), so
+    #: overwriting it in place would overwrite the input too.
+    view: bool = False
 
 
 @dataclass

@@ -110,7 +110,8 @@ class ConnectionTableConv2d(nn.Module):
         )
 
     def forward(self, x):
-        return torch.cat([conv(x[:, maps]) for conv, maps in zip(self.maps, self.table)], 1)
+        outputs = [conv(x[:, maps]) for conv, maps in zip(self.maps, self.table, strict=True)]
+        return torch.cat(outputs, 1)
 ''',
     }
     notation = {

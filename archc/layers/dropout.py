@@ -30,4 +30,5 @@ class Dropout(LayerKind):
         return f"p {f.p:g}"
 
     def torch(self, f: DropoutFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Dropout()" if f.p == 0.5 else f"nn.Dropout(p={f.p!r})")
+        module = "nn.Dropout()" if f.p == 0.5 else f"nn.Dropout(p={f.p!r})"
+        return TorchCode(module, view=True)

@@ -28,4 +28,4 @@ class Flatten(LayerKind):
         return (math.prod(inputs[0]),)
 
     def torch(self, f: FlattenFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Flatten()", functional="torch.flatten({0}, 1)")
+        return TorchCode("nn.Flatten()", functional="torch.flatten({0}, 1)", view=True)

@@ -22,4 +22,4 @@ class Identity(LayerKind):
     makes_tensor = False
 
     def torch(self, f: IdentityFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Identity()")
+        return TorchCode("nn.Identity()", view=True)

@@ -23,4 +23,4 @@ class Softmax(LayerKind):
     notation = {r"soft-?max": {}}
 
     def torch(self, f: SoftmaxFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Softmax(dim=1)")
+        return TorchCode("nn.Softmax(dim=1)", saves_output=True)

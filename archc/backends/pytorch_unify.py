@@ -1,0 +1,193 @@
+"""Fold the constructor expressions of several block instances into one parameterized form.
+
+Instances of one block differ in numbers (channels, strides) and in keywords the layer
+omits at their default (`stride=2` here, nothing there). Unifying their expression trees
+leaves a `Slot` wherever the instances disagree; `resolve` then writes each slot as an
+expression over the class's parameters (`in_channels`, `planes * 4`, `stride`), the way
+torchvision's Bottleneck takes (inplanes, planes, stride).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from archc.backends.pytorch_code import Call, Expr, Lit, Seq
+
+
+@dataclass
+class Slot:
+    """A place where instances disagree: instance index -> literal value."""
+
+    values: dict[int, Any]
+
+
+class Mismatch(Exception):
+    """The instances differ in structure, not just in numbers."""
+
+
+def torch_defaults(func: str) -> dict[str, str] | None:
+    """Keyword defaults of a torch.nn class named like `nn.Conv2d`, as source text."""
+    if not func.startswith("nn."):
+        return None
+    import torch.nn as nn
+
+    cls = getattr(nn, func[3:], None)
+    if cls is None:
+        return None
+    params = inspect.signature(cls).parameters.values()
+    return {
+        p.name: repr(p.default)
+        for p in params
+        if p.default is not inspect.Parameter.empty and p.name not in ("device", "dtype")
+    }
+
+
+def unify(exprs: dict[int, Expr], defaults: dict[str, dict[str, str]]) -> Expr | Slot:
+    """One tree for the instances' trees (instance index -> tree); raise Mismatch."""
+    first = next(iter(exprs.values()))
+    if all(e == first for e in exprs.values()):
+        return first
+    if all(isinstance(e, Lit) for e in exprs.values()):
+        try:
+            return Slot({i: ast.literal_eval(e.text) for i, e in exprs.items()})
+        except (ValueError, SyntaxError) as exc:
+            raise Mismatch(str(exc)) from None
+    if all(isinstance(e, Seq) for e in exprs.values()):
+        if len({(e.open, len(e.items)) for e in exprs.values()}) != 1:
+            raise Mismatch("sequences differ in length")
+        items = [
+            unify({i: e.items[k] for i, e in exprs.items()}, defaults)
+            for k in range(len(first.items))
+        ]
+        if any(isinstance(item, Slot) for item in items):
+            raise Mismatch("sequences differ item by item")
+        return Seq(first.open, items)
+    if not all(isinstance(e, Call) for e in exprs.values()):
+        raise Mismatch("different kinds of expression")
+    if len({(e.func, len(e.args)) for e in exprs.values()}) != 1:
+        raise Mismatch("different calls")
+    known = defaults.get(first.func)
+    if known is None:
+        known = torch_defaults(first.func) or {}
+        defaults[first.func] = known
+    order = list(known)
+    names: list[str] = []
+    for e in exprs.values():
+        for key, _ in e.kwargs:
+            if key not in names:
+                names.append(key)
+    seen = list(names)
+    names.sort(key=lambda k: (order.index(k) if k in order else len(order), seen.index(k)))
+    args = [
+        unify({i: e.args[k] for i, e in exprs.items()}, defaults) for k in range(len(first.args))
+    ]
+    kwargs = []
+    for key in names:
+        values = {}
+        for i, e in exprs.items():
+            given = dict(e.kwargs)
+            if key in given:
+                values[i] = given[key]
+            elif key in known:
+                values[i] = Lit(known[key])
+            else:
+                raise Mismatch(f"no default known for {first.func}({key}=...)")
+        kwargs.append((key, unify(values, defaults)))
+    comments = _merge_comments([e.comments for e in exprs.values()])
+    return Call(first.func, args, kwargs, first.exploded, comments)
+
+
+def _merge_comments(all_comments: list[list[str | None]]) -> list[str | None]:
+    """Join per-instance item comments `file:line  -> shape` into `-> shape1, shape2`."""
+    width = max((len(c) for c in all_comments), default=0)
+    merged: list[str | None] = []
+    for k in range(width):
+        location, shapes = None, []
+        for comments in all_comments:
+            if k < len(comments) and comments[k]:
+                loc, _, shape = comments[k].partition("  -> ")
+                location = location or loc
+                for s in shape.split(", "):
+                    if s and s not in shapes:
+                        shapes.append(s)
+        merged.append(f"{location}  -> {', '.join(shapes)}" if location else None)
+    return merged
+
+
+def contains_slot(expr: Expr | Slot) -> bool:
+    """Whether any place in the tree still varies between instances."""
+    if isinstance(expr, Slot):
+        return True
+    if isinstance(expr, Seq):
+        return any(contains_slot(i) for i in expr.items)
+    if isinstance(expr, Call):
+        return any(contains_slot(a) for a in expr.args) or any(
+            contains_slot(v) for _, v in expr.kwargs
+        )
+    return False
+
+
+def resolve(expr: Expr | Slot, params: dict[int, dict[str, Any]], used: set[str]) -> Expr:
+    """Replace each slot by an expression over the instances' parameters; raise Mismatch."""
+    if isinstance(expr, Slot):
+        text = _express(expr.values, params)
+        if text is None:
+            raise Mismatch(f"no parameter explains the values {list(expr.values.values())}")
+        used.update(name for name in params[next(iter(params))] if _mentions(text, name))
+        return Lit(text)
+    if isinstance(expr, Seq):
+        return Seq(expr.open, [resolve(i, params, used) for i in expr.items])
+    if isinstance(expr, Call):
+        return Call(
+            expr.func,
+            [resolve(a, params, used) for a in expr.args],
+            [(k, resolve(v, params, used)) for k, v in expr.kwargs],
+            expr.exploded,
+            expr.comments,
+        )
+    return expr
+
+
+def _mentions(text: str, name: str) -> bool:
+    return name in {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _express(values: dict[int, Any], params: dict[int, dict[str, Any]]) -> str | None:
+    """The simplest expression over the parameters that gives each instance its value."""
+    names = list(params[next(iter(values))])
+
+    def fits(function) -> bool:
+        try:
+            return all(
+                function(params[i]) == v and type(function(params[i])) is type(v)
+                for i, v in values.items()
+            )
+        except (KeyError, TypeError, ZeroDivisionError):
+            return False
+
+    for name in names:
+        if fits(lambda p, n=name: p[n]):
+            return name
+    ints = [n for n in names if all(_is_int(params[i][n]) for i in values)]
+    if not all(_is_int(v) for v in values.values()):
+        return None
+    for name in ints:
+        for k in (2, 3, 4, 6, 8):
+            if fits(lambda p, n=name, k=k: p[n] * k):
+                return f"{name} * {k}"
+            if fits(lambda p, n=name, k=k: p[n] // k):
+                return f"{name} // {k}"
+    for a in ints:
+        for b in ints:
+            if a != b and fits(lambda p, a=a, b=b: p[a] - p[b]):
+                return f"{a} - {b}"
+            if a < b and fits(lambda p, a=a, b=b: p[a] + p[b]):
+                return f"{a} + {b}"
+    return None
