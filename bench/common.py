@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 NOTES = Path("/work/notes")
+PYCACHE = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"archc-bench-pycache-{os.getuid()}")
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ChildRun:
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0  # user + system seconds of the child: less disturbed by other load
 
 
 def run_child(
@@ -61,6 +63,7 @@ def run_child(
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime,
         )
 
 
@@ -87,6 +90,11 @@ def child_env(threads: int | None = None) -> dict[str, str]:
     """The environment for children: this one, with the repo importable (for bench.*)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Time Python as installed Python runs: from cached bytecode. (Some machines set
+    # PYTHONDONTWRITEBYTECODE, which recompiles every module of archc on every start.) The
+    # cache goes to a folder of its own, not into the source tree.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = PYCACHE
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
     return env

@@ -114,6 +114,39 @@ def test_wide_vgg_spec_reaches_its_target(tmp_path):
     assert archc.load(path).summary()["totals"]["params"] == params
 
 
+# --- start-up stays lazy (what the start-up benchmark relies on) ---------------------------
+
+_STARTUP_PROBE = """
+import sys
+from archc.cli import main
+from archc.layers import REGISTRY
+sys.argv = ["archc", "check", sys.argv[1]]
+try:
+    main()
+except SystemExit:
+    pass
+built = sorted(k.type for k in REGISTRY.values() if k.Fields.__pydantic_complete__)
+print(",".join(built))
+print("torch" in sys.modules)
+"""
+
+
+def test_check_builds_only_the_layer_kinds_it_uses_and_no_torch():
+    """`archc check` builds validators only for the kinds in the spec and never imports torch."""
+    done = subprocess.run(
+        [sys.executable, "-c", _STARTUP_PROBE, str(ROOT / "specs" / "alexnet.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    built, torch_imported = done.stdout.split()
+    assert torch_imported == "False"
+    kinds = set(built.split(","))
+    assert "conv" in kinds
+    assert not kinds & {"rbf", "subsample", "subsample_pad", "concat", "add", "batchnorm"}
+
+
 # --- the whole suite runs ------------------------------------------------------------------
 
 
