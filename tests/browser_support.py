@@ -76,6 +76,18 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condi
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
+def text_of(driver: Any, css: str) -> str:
+    """The rendered text of the first element matching `css`, or "" (safe across reloads)."""
+    try:
+        return driver.execute_script(
+            "const e = document.querySelector(arguments[0]);"
+            "return e ? e.innerText.replace(/\\s+/g, ' ') : '';",
+            css,
+        )
+    except Exception:  # noqa: BLE001 - a page reloading under the script; ask again later
+        return ""
+
+
 def js_errors(driver: Any) -> list[str]:
     """Severe messages from the page's console since the last call (script errors)."""
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]

@@ -151,6 +151,7 @@
   var geometry = [];   // every coordinate-carrying element, with its original numbers
   var placeholders = null;
   var view = { x: 0, y: 0, s: 1 };
+  var timings = {};
   var matrix = null;
   var BOX_H = 46;
   var BOX_W = 190;
@@ -269,6 +270,7 @@
   function r2(v) { return Math.round(v * 100) / 100; }
 
   function relayout() {
+    var started = performance.now();
     var open = effective();
     var bands = [];
     open.forEach(function (path) {
@@ -337,6 +339,7 @@
       });
       placeholders.appendChild(g);
     });
+    timings.relayout_ms = performance.now() - started;
     save();
   }
 
@@ -503,20 +506,24 @@
     if (rowByName[name]) rowByName[name].classList.add("selected");
   }
 
-  function select(name, reveal) {
+  function select(name, andReveal) {
     if (!nodeByName[name]) return;
     pinned = { type: "node", key: name };
     markSelected(name);
     showNode(name);
-    if (reveal && nodes[name]) {
-      var changed = false;
-      Object.keys(collapsed).forEach(function (path) {
-        if (isMember(name, path)) { delete collapsed[path]; changed = true; }
-      });
-      if (changed) relayout();
-      centerOn(nodes[name].g);
-    }
+    if (andReveal) reveal(name);
     save();
+  }
+
+  function reveal(name) {
+    // Expand the blocks that hide the layer, then centre the view on it.
+    if (!nodes[name]) return;
+    var changed = false;
+    Object.keys(collapsed).forEach(function (path) {
+      if (isMember(name, path)) { delete collapsed[path]; changed = true; }
+    });
+    if (changed) relayout();
+    centerOn(nodes[name].g);
   }
 
   // --- state kept across reloads (serve) and revisits ------------------------------------
@@ -623,7 +630,9 @@
   // --- start ------------------------------------------------------------------------------
   var restored = false;
   if (svg && root) {
+    var initStart = performance.now();
     initDiagram();
+    timings.index_ms = performance.now() - initStart;
     if (window.performance && performance.mark) performance.mark("archc-diagram-indexed");
     restored = restore();
     bindCanvas();
@@ -641,6 +650,8 @@
     collapseAll: function () { setAll(true); },
     expandAll: function () { setAll(false); },
     select: function (name) { select(name, true); },
+    reveal: function (name) { reveal(name); },
+    timings: timings,
     view: function () { return { x: view.x, y: view.y, s: view.s }; },
     zoom: function (f) { var sz = size(); zoomAt(f, sz.w / 2, sz.h / 2); },
     blocks: function () { return Object.keys(clusters); },
