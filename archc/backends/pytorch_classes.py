@@ -211,7 +211,7 @@ class Generator:
         shapes = [fmt_shape(self._shape(st.value)) for st in statements]
         params: dict[str, Any] = {"in_channels": self._shape(module.input)[0]}
         for key, value in module.args.items():
-            params[key] = list(value) if isinstance(value, list) else value
+            params[key] = _frozen(value)
         return Instance(
             module,
             attrs,
@@ -454,6 +454,13 @@ class Generator:
         for code, comment in cls.forward:
             lines += statement(code, "        ", comment)
         return lines
+
+
+def _frozen(value: Any) -> Any:
+    """YAML lists as tuples, as layers write pairs and tables in code."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def _structure(inst: Instance) -> tuple:

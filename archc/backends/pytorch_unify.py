@@ -14,7 +14,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from archc.backends.pytorch_code import Call, Expr, Lit, Seq
+from archc.backends.pytorch_code import Call, Expr, Lit, Seq, flat
 
 
 @dataclass
@@ -50,21 +50,12 @@ def unify(exprs: dict[int, Expr], defaults: dict[str, dict[str, str]]) -> Expr |
     first = next(iter(exprs.values()))
     if all(e == first for e in exprs.values()):
         return first
-    if all(isinstance(e, Lit) for e in exprs.values()):
+    if all(isinstance(e, (Lit, Seq)) for e in exprs.values()):
+        # Numbers, pairs like (1, 7), tables: one slot for the whole literal.
         try:
-            return Slot({i: ast.literal_eval(e.text) for i, e in exprs.items()})
+            return Slot({i: ast.literal_eval(flat(e)) for i, e in exprs.items()})
         except (ValueError, SyntaxError) as exc:
             raise Mismatch(str(exc)) from None
-    if all(isinstance(e, Seq) for e in exprs.values()):
-        if len({(e.open, len(e.items)) for e in exprs.values()}) != 1:
-            raise Mismatch("sequences differ in length")
-        items = [
-            unify({i: e.items[k] for i, e in exprs.items()}, defaults)
-            for k in range(len(first.items))
-        ]
-        if any(isinstance(item, Slot) for item in items):
-            raise Mismatch("sequences differ item by item")
-        return Seq(first.open, items)
     if not all(isinstance(e, Call) for e in exprs.values()):
         raise Mismatch("different kinds of expression")
     if len({(e.func, len(e.args)) for e in exprs.values()}) != 1:
