@@ -51,6 +51,15 @@ layers:
 }
 
 
+# Diagrams of the networks above, drawn by `archc graph` (docs/make_gallery.py).
+DIAGRAMS = [
+    ("AlexNet, the lecture's one tower", "gallery/alexnet_lecture.svg"),
+    ("VGG-16 (configuration D)", "gallery/vgg_d.svg"),
+    ("GoogLeNet as in Table 1", "gallery/googlenet_paper.svg"),
+    ("ResNet-18", "gallery/resnet_18.svg"),
+]
+
+
 def _load(spec: str, variant: str | None = None):
     import archc
 
@@ -260,7 +269,13 @@ def render(f: dict) -> str:
         f"{f['two_3x3_macs'] / f['conv5x5_macs']:.0%} of the 5x5's cost (18/25), with an",
         "extra nonlinearity between them: the argument of VGG and of Inception v3.",
         "",
+        "## Diagrams",
+        "",
+        "Drawn from the same specs by `archc graph` (see [the gallery](gallery/README.md)):",
+        "",
     ]
+    for caption, path in DIAGRAMS:
+        out += [f"### {caption}", "", f"![{caption}]({path})", ""]
     return "\n".join(out)
 
 

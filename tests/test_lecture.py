@@ -105,3 +105,9 @@ def test_factorization(fig):
     # 64 -> 64 maps at 56x56: 5*5*64*64*56*56 multiply-accumulates.
     assert fig["conv5x5_macs"] == 5 * 5 * 64 * 64 * 56 * 56
     assert fig["conv5x5_rf"] == fig["two_3x3_rf"] == 5 and fig["conv3x3_rf"] == 3
+
+
+def test_diagrams_exist(make_lecture):
+    # The page links the gallery's drawings of the same specs; each must be there.
+    for _caption, path in make_lecture.DIAGRAMS:
+        assert (ROOT / "docs" / path).is_file(), path
