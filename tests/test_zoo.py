@@ -384,6 +384,27 @@ def test_alexnet_paper_towers():
     assert shapes["conv5.weight"] == [256, 192, 3, 3]
 
 
+def test_alexnet_paper_normalizes_before_pooling():
+    # Krizhevsky et al. 2012, section 3.5: "Response-normalization layers follow the first
+    # and second convolutional layers. Max-pooling layers [...] follow both
+    # response-normalization layers as well as the fifth convolutional layer."
+    s = summary("alexnet", "paper")
+    order = [r["name"] for r in s["layers"] if r["type"] in ("conv", "lrn", "maxpool")]
+    assert order == [
+        "conv1",
+        "norm1",
+        "pool1",
+        "conv2",
+        "norm2",
+        "pool2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "pool3",
+    ]
+    assert hwc(layer(s, "norm1")["output_shape"]) == (55, 55, 96)
+
+
 # --- receptive fields (Distill, Araujo et al. 2019) -------------------------------------------
 
 RECEPTIVE_FIELDS = [
