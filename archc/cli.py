@@ -286,7 +286,11 @@ def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
     try:
         plan = tr.plan_transfer(source_graph, target_graph, recipe, init)
         plan.check()
+        if not plan.copies:
+            raise tr.TransferError(f"plan '{recipe}' copies nothing from {plan.source} into "
+                                   f"{plan.target}: they share no layer")
         state = tr.load_state(checkpoint)
+        tr.check_source(plan, state)
         import torch
 
         from archc.backends.pytorch import compile_module

@@ -97,6 +97,8 @@ class TransferPlan:
     mismatches: list[Mismatch] = field(default_factory=list)
     #: Every tensor of the target, in state_dict order (for display).
     target_keys: list[str] = field(default_factory=list)
+    #: Every tensor the source spec declares, with its shape (to check a checkpoint).
+    source_tensors: dict[str, Shape] = field(default_factory=dict)
 
     def check(self) -> None:
         """Raise TransferError, naming every mismatch, if any paired shapes differ."""
@@ -203,6 +205,7 @@ def plan_transfer(source: Any, target: Any, recipe: str | Recipe = "names",
     for node in _weighted(source_graph):
         for tensor in node.tensors:
             key = _key(node.path, tensor.name)
+            plan.source_tensors[key] = tensor.shape
             if key not in used_source:
                 plan.skipped.append((key, tensor.shape))
     return plan
@@ -234,7 +237,7 @@ def _pair_layers(source: Graph, target: Graph, recipe: Recipe,
                 f"plan '{recipe.name}' copies the last {count} {family} layers, but "
                 f"{plan.source} has {len(src)} and {plan.target} has {len(tgt)}"
             )
-        pairs.extend(zip(src[len(src) - count:], tgt[len(tgt) - count:]))
+        pairs.extend(zip(src[len(src) - count:], tgt[len(tgt) - count:], strict=True))
     if recipe.by_name:
         taken = {t.path for _, t in pairs}
         by_path = {n.path: n for n in src_layers}
@@ -244,11 +247,34 @@ def _pair_layers(source: Graph, target: Graph, recipe: Recipe,
     return sorted(pairs, key=lambda pair: order[pair[1].path])
 
 
+def check_source(plan: TransferPlan, source_state: dict[str, Any]) -> None:
+    """Refuse a source state_dict that is not of the plan's source network (all names and
+    shapes must be those its spec declares); cheap, so run it before building a target."""
+    problems = []
+    for key, shape in plan.source_tensors.items():
+        tensor = source_state.get(key)
+        if tensor is None:
+            problems.append(f"it has no tensor '{key}'")
+        elif tuple(tensor.shape) != shape:
+            problems.append(f"its '{key}' is {list(tensor.shape)}, but {plan.source} declares "
+                            f"{list(shape)}")
+    problems += [f"it has a tensor '{key}' that {plan.source} does not declare"
+                 for key in source_state if key not in plan.source_tensors]
+    _refuse(f"the source weights are not those of {plan.source}", problems)
+
+
+def _refuse(what: str, problems: list[str]) -> None:
+    if problems:
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise TransferError(f"{what}: " + "; ".join(problems[:5]) + more)
+
+
 def transfer(source_model: Any, target_model: Any, plan: TransferPlan) -> TransferPlan:
     """Copy the plan's tensors from a module or state_dict into `target_model` (in place).
 
-    Everything is checked before anything is copied: the plan's shapes, and that the
-    source holds every tensor the plan reads with the shape the source spec gives it.
+    Everything is checked before anything is copied: the plan's shapes, that the source
+    holds exactly the tensors its spec declares (a checkpoint of another network is refused,
+    not half-used), and that the target has the plan's tensors.
     """
     import torch
 
@@ -257,26 +283,15 @@ def transfer(source_model: Any, target_model: Any, plan: TransferPlan) -> Transf
                     else dict(source_model))
     target_state = (target_model.state_dict() if hasattr(target_model, "state_dict")
                     else target_model)
+    check_source(plan, source_state)
     problems = []
     for item in plan.copies:
-        tensor = source_state.get(item.source)
-        if tensor is None:
-            problems.append(f"the source has no tensor '{item.source}'")
-        elif tuple(tensor.shape) != item.shape:
-            problems.append(f"source tensor '{item.source}' is {list(tensor.shape)}, but "
-                            f"{plan.source} declares {list(item.shape)}")
         if item.target not in target_state:
-            problems.append(f"the target has no tensor '{item.target}'")
+            problems.append(f"it has no tensor '{item.target}'")
         elif tuple(target_state[item.target].shape) != item.shape:
-            problems.append(f"target tensor '{item.target}' is "
-                            f"{list(target_state[item.target].shape)}, but {plan.target} "
-                            f"declares {list(item.shape)}")
-    if problems:
-        raise TransferError(
-            f"the weights do not fit the plan {plan.source} -> {plan.target} (is the "
-            "checkpoint of that network and variant?): " + "; ".join(problems[:5])
-            + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        )
+            problems.append(f"its '{item.target}' is {list(target_state[item.target].shape)}, "
+                            f"but {plan.target} declares {list(item.shape)}")
+    _refuse(f"the target module is not {plan.target}", problems)
     with torch.no_grad():
         for item in plan.copies:
             target_state[item.target].copy_(source_state[item.source])
