@@ -109,10 +109,13 @@ def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
     """Parse YAML text into located data; report syntax errors and limits; None on failure."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = yaml.SafeLoader(text)
+    loader, node = _compose_fast(text)
+    if loader is None:
+        loader = yaml.SafeLoader(text)
     try:
         try:
-            node = loader.get_single_node()
+            if node is None:
+                node = loader.get_single_node()
         except RecursionError:
             reporter.error(
                 "E-LIMIT-DEPTH", "YAML nesting is too deep to read", Span(display, 1, 1)
@@ -147,6 +150,29 @@ def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
         return data
     finally:
         loader.dispose()
+
+
+def _compose_fast(text: str) -> tuple[yaml.BaseLoader | None, yaml.Node | None]:
+    """Compose with libyaml (PyYAML's C parser) when it is there and the text parses.
+
+    The C parser is 10-20x faster than the pure-Python one, which was most of the time of
+    analysing a zoo spec. Its nodes carry the same marks. On any problem (or without libyaml)
+    this returns (None, None) and the pure-Python parser runs instead, so the diagnostics of
+    bad YAML are exactly those the messages were written for.
+    """
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is None:
+        return None, None
+    loader = fast(text)
+    try:
+        node = loader.get_single_node()
+    except (yaml.YAMLError, RecursionError, MemoryError):
+        loader.dispose()
+        return None, None
+    if node is None:
+        loader.dispose()
+        return None, None
+    return loader, node
 
 
 def _kind_of(value: object) -> str:

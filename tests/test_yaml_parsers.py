@@ -1,0 +1,52 @@
+"""The libyaml fast path of the spec loader gives exactly what the pure-Python parser gives:
+the same values with the same spans, and the same diagnostics for broken files."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from archc.diagnostics import Reporter
+from archc.spec import source
+from tests.conftest import ROOT
+
+FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted(
+    (ROOT / "tests" / "bad_specs").rglob("*.yaml")
+)
+
+
+def _dump(value):
+    """Values and every span, as plain comparable data."""
+    if isinstance(value, source.LocDict):
+        return (
+            "map",
+            value.span,
+            [(k, value.key_spans[k], value.value_spans[k], _dump(v)) for k, v in value.items()],
+        )
+    if isinstance(value, source.LocList):
+        return ("seq", value.span, list(value.item_spans), [_dump(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def _parse(text: str, monkeypatch, fast: bool):
+    reporter = Reporter()
+    with monkeypatch.context() as patch:
+        if not fast:
+            patch.setattr(source, "_compose_fast", lambda text: (None, None))
+        data = source.parse_yaml(text, "spec.yaml", reporter)
+    return _dump(data), [str(d) for d in reporter.diagnostics]
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_fast_and_pure_python_parsers_agree(path, monkeypatch):
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    assert _parse(text, monkeypatch, fast=True) == _parse(text, monkeypatch, fast=False)
+
+
+@pytest.mark.parametrize("text", ["", "a: [1, 2\n", "a:\n\t- 1\n", "[" * 5000, "a: &x 1\nb: *y\n"])
+def test_broken_yaml_is_reported_as_before(text, monkeypatch):
+    """Broken YAML falls back to the pure-Python parser, so diagnostics do not change."""
+    fast = _parse(text, monkeypatch, fast=True)
+    assert fast == _parse(text, monkeypatch, fast=False)
+    assert fast[1], "broken YAML must give a diagnostic"
