@@ -1,5 +1,5 @@
-"""The libyaml fast path of the spec loader gives exactly what the pure-Python parser gives:
-the same values with the same spans, and the same diagnostics for broken files."""
+"""Speed-ups in the core keep behaviour: the libyaml fast path of the spec loader gives
+exactly what the pure-Python parser gives, and cached expressions evaluate per scope."""
 
 from __future__ import annotations
 
@@ -50,3 +50,23 @@ def test_broken_yaml_is_reported_as_before(text, monkeypatch):
     fast = _parse(text, monkeypatch, fast=True)
     assert fast == _parse(text, monkeypatch, fast=False)
     assert fast[1], "broken YAML must give a diagnostic"
+
+
+# --- expressions are parsed once and cached: every use must still see its own scope -------
+
+
+def test_cached_expression_is_evaluated_in_each_scope():
+    from archc.spec.expr import evaluate
+
+    text = "4 * planes if stride != 1 else planes"
+    assert evaluate(text, {"planes": 64, "stride": 2}) == 256
+    assert evaluate(text, {"planes": 64, "stride": 1}) == 64
+    assert evaluate(text, {"planes": 8, "stride": 2}) == 32
+
+
+def test_cached_parse_error_is_reported_every_time():
+    from archc.spec.expr import ExprError, evaluate
+
+    for _ in range(2):
+        with pytest.raises(ExprError, match="cannot parse expression '4 \\*'"):
+            evaluate("4 *", {})
