@@ -75,9 +75,16 @@
       ["MACs", fmt(n.macs) + (n.macs >= 1000 ? " (" + si(n.macs) + ")" : "")],
       ["activations", fmt(n.acts)],
       ["receptive field", n.rf ? n.rf.replace(" / ", " px, jump ") : ""],
-      ["block", n.block || ""],
+      ["block", n.block ? n.block + blockWhere(n.block) : ""],
       ["spec", n.file + ":" + n.line + ":" + n.col],
     ], pinned && pinned.key === name ? "selected (click the background to unpin)" : "");
+  }
+
+  function blockWhere(path) {
+    // A layer written inside a block body names the body's line; say where the
+    // instance itself is written too.
+    var m = moduleByPath[path];
+    return m && m.block ? " (" + m.block + ", line " + m.line + ")" : "";
   }
 
   function showModule(path) {
@@ -586,12 +593,16 @@
         " in " + state.spec + (live.has_graph ? ": the diagram below is the last good one" : "")));
       var pre = el("pre");
       state.diagnostics.forEach(function (d) {
-        pre.appendChild(el("span", { "class": "diagnostic " + d.severity }, d.text + "\n"));
+        // As `archc check` prints it, with the spec line and a caret under the column
+        // between the message and its notes.
+        var lines = d.text.split("\n");
+        pre.appendChild(el("span", { "class": "diagnostic " + d.severity }, lines[0] + "\n"));
         if (d.source) {
           pre.appendChild(el("span", { "class": "source" },
             String(d.line).padStart(5) + " | " + d.source + "\n" +
             "      | " + " ".repeat(Math.max(0, d.col - 1)) + "^\n"));
         }
+        if (lines.length > 1) pre.appendChild(el("span", null, lines.slice(1).join("\n") + "\n"));
       });
       pre.appendChild(el("span", null, state.count_line));
       diag.appendChild(pre);
@@ -656,5 +667,11 @@
     zoom: function (f) { var sz = size(); zoomAt(f, sz.w / 2, sz.h / 2); },
     blocks: function () { return Object.keys(clusters); },
   };
-  if (window.performance && performance.mark) performance.mark("archc-ready");
+  if (window.performance && performance.mark) {
+    performance.mark("archc-ready");
+    // The frame after next has the diagram on screen: the honest "first paint" of it.
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () { performance.mark("archc-painted"); });
+    });
+  }
 })();
