@@ -99,6 +99,8 @@ class TransferPlan:
     target_keys: list[str] = field(default_factory=list)
     #: Every tensor the source spec declares, with its shape (to check a checkpoint).
     source_tensors: dict[str, Shape] = field(default_factory=dict)
+    #: The target's output layer (the last with learnable parameters).
+    head: str | None = None
 
     def check(self) -> None:
         """Raise TransferError, naming every mismatch, if any paired shapes differ."""
@@ -108,8 +110,9 @@ class TransferPlan:
             f"{m.source} {list(m.source_shape)} -> {m.target} {list(m.target_shape)}"
             for m in self.mismatches
         ]
-        hint = (" (to replace the output layer, use the 'head' plan or initialise it "
-                "explicitly)" if self.recipe == "names" else "")
+        at_head = any(m.target.rpartition(".")[0] == self.head for m in self.mismatches)
+        hint = (f" (to replace the output layer, use the 'head' plan or --init {self.head})"
+                if at_head and self.recipe == "names" else "")
         raise TransferError(
             f"cannot transfer {self.source} -> {self.target} with plan '{self.recipe}': "
             f"{len(lines)} tensor shape(s) differ{hint}: " + "; ".join(lines)
@@ -173,7 +176,9 @@ def plan_transfer(source: Any, target: Any, recipe: str | Recipe = "names",
     for name in init:
         if name not in target_paths:
             raise TransferError(f"--init {name}: {plan.target} has no module '{name}'")
-    head = _head(target_graph) if recipe.new_head else None
+    output_layer = _head(target_graph)
+    plan.head = output_layer.path if output_layer is not None else None
+    head = output_layer if recipe.new_head else None
     fresh = {n.path for n in target_graph.nodes if any(
         n.path == p or n.path.startswith(p + ".") for p in init)}
     if head is not None:
