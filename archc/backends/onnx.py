@@ -85,20 +85,31 @@ def load_generated(graph: Graph, folder: Path) -> Any:
 
 def export(module: Any, graph: Graph, path: Path) -> None:
     """Export `module` (eval mode) to ONNX at `path`: opset 17, dynamic batch axis."""
+    import io
+
+    import onnx
     import torch
 
     example = torch.zeros(1, *graph.input_shape)
+    buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter announces its deprecation; the choice is explained above.
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message=".*feature will be removed.*")
+        # torch cannot fold a Slice with a step; fold_constants does it after export.
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        # torch's own local_response_norm checks `input.numel() == 0` while tracing; the
+        # generated code's warnings are kept (the parity check runs another batch size).
+        warnings.filterwarnings(
+            "ignore", category=torch.jit.TracerWarning, module="torch.nn.functional"
+        )
         with torch.no_grad():
             torch.onnx.export(
                 module,
                 (example,),
-                str(path),
+                buffer,
                 dynamo=False,
                 opset_version=OPSET,
                 input_names=[INPUT_NAME],
@@ -106,6 +117,58 @@ def export(module: Any, graph: Graph, path: Path) -> None:
                 dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
                 do_constant_folding=True,
             )
+    model = onnx.load_from_string(buffer.getvalue())
+    fold_constants(model)
+    path.write_bytes(model.SerializeToString())
+
+
+#: Largest tensor (elements) fold_constants computes: shape arithmetic, never weights.
+FOLD_LIMIT = 4096
+
+
+def fold_constants(model: Any) -> int:
+    """Replace each node computed from small constants alone by a Constant node of the
+    same name holding its value; drop Constants nobody reads. Returns how many were folded.
+
+    torch's exporter leaves some shape arithmetic unfolded (the pads of `F.pad` go through
+    a Slice with step -1), and then ONNX shape inference cannot know the padded volume;
+    after folding, every layer's volume is static again, as deployment tools want.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    values: dict[str, Any] = {
+        init.name: numpy_helper.to_array(init)
+        for init in model.graph.initializer
+        if np.prod(init.dims, dtype=np.int64) <= FOLD_LIMIT
+    }
+    nodes, folded = [], 0
+    for node in model.graph.node:
+        computable = node.domain in ("", "ai.onnx") and not any(
+            a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute
+        )
+        inputs = [name for name in node.input if name]
+        if computable and all(name in values for name in inputs):
+            outputs = ReferenceEvaluator(node, opsets={"": OPSET}).run(
+                None, {name: values[name] for name in inputs}
+            )
+            small = all(np.asarray(v).size <= FOLD_LIMIT for v in outputs)
+            if small:
+                values.update(zip(node.output, outputs, strict=True))
+            if small and node.op_type != "Constant" and len(node.output) == 1:
+                folded += 1
+                value = numpy_helper.from_array(np.asarray(outputs[0]), node.output[0])
+                node = helper.make_node(
+                    "Constant", [], [node.output[0]], name=node.name, value=value
+                )
+        nodes.append(node)
+    read = {name for node in nodes for name in node.input}
+    read |= {o.name for o in model.graph.output}
+    kept = [n for n in nodes if n.op_type != "Constant" or any(o in read for o in n.output)]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    return folded
 
 
 def module_path(node_name: str) -> str | None:
