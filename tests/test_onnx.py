@@ -164,3 +164,49 @@ def test_write_target_turns_failures_into_build_errors(tiny):
     (staging / "model.py").write_text("raise RuntimeError('broken generator')\n")
     with pytest.raises(BuildError, match="broken generator"):
         backend.write_target(graph, staging, {"check": False})
+
+
+def test_fold_constants_makes_computed_pads_static():
+    import numpy as np
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    # Pads computed from constants (as torch exports F.pad): [0, 1, 0, 0] ++ zeros(4).
+    nodes = [
+        helper.make_node(
+            "Constant", [], ["four"], value=numpy_helper.from_array(np.array([4], dtype=np.int64))
+        ),
+        helper.make_node(
+            "ConstantOfShape",
+            ["four"],
+            ["zeros"],
+            name="/pad/ConstantOfShape",
+            value=numpy_helper.from_array(np.array([0], dtype=np.int64)),
+        ),
+        helper.make_node(
+            "Constant",
+            [],
+            ["head"],
+            value=numpy_helper.from_array(np.array([0, 1, 0, 0], dtype=np.int64)),
+        ),
+        helper.make_node("Concat", ["head", "zeros"], ["pads"], name="/pad/Concat", axis=0),
+        helper.make_node("Pad", ["x", "pads"], ["y"], name="/pad/Pad"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.arange(36, dtype=np.float32).reshape(2, 2, 3, 3)
+    before = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    assert backend.fold_constants(model) == 2
+    assert [n.op_type for n in model.graph.node] == ["Constant", "Pad"]
+    assert model.graph.node[0].name == "/pad/Concat"  # the folded node keeps its name
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    dims = [d.dim_value or d.dim_param for d in inferred.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, 3, 3]
+    after = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(before, after)
+    assert after.shape == (2, 3, 3, 3)
