@@ -306,3 +306,12 @@ def test_build_target_writes_dot_and_svg(tmp_path, capsys):
         nodes = items(ET.parse(folder / "graph.svg").getroot(), "node")
         # LeNet-5 (LeCun et al. 1998): C1 is 6 maps of 28x28 with 156 trainable parameters.
         assert "28x28x6" in text_of(nodes["c1"]) and "156 params" in text_of(nodes["c1"])
+
+
+def test_build_target_without_dot_keeps_the_dot_file(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    folder = build_graph(load(SPECS / "lenet5.yaml", "paper"), tmp_path / "out", ["graphviz"])
+    assert sorted(p.name for p in folder.iterdir()) == ["graph.dot"]
+    assert "apt-get install graphviz" in capsys.readouterr().err

@@ -112,7 +112,7 @@ def draw_command(
         print(f"wrote {dot_path}", file=sys.stderr)
         print(f"note: {INSTALL_HINT}", file=sys.stderr)
         return 0
-    print(f"wrote {rendered or dot_path}", file=sys.stderr)
+    print(f"wrote {rendered} and {dot_path}" if rendered else f"wrote {dot_path}", file=sys.stderr)
     return 0
 
 
