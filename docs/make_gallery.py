@@ -30,7 +30,8 @@ PICTURES = [
         "D",
         None,
         "TB",
-        "VGG-16 (configuration D): 13 3x3 convolutions in five stages, three FC layers.",
+        "VGG-16 (configuration D): 13 3x3 convolutions in five stages ended by max pools, "
+        "three FC layers, in torchvision's `features` / `classifier` layout.",
     ),
     (
         "resnet_18",
@@ -38,8 +39,8 @@ PICTURES = [
         "18",
         None,
         "TB",
-        "ResNet-18 in full: basic blocks as clusters, identity shortcuts dashed red, "
-        "projection shortcuts (1x1 conv, BN) in their own `downsample` cluster.",
+        "ResNet-18 in full: basic blocks as clusters; shortcuts dashed red, the identity "
+        "ones as a single edge, the projections (1x1 conv, BN) in a `downsample` cluster.",
     ),
     (
         "resnet_152_collapse1",
