@@ -40,9 +40,11 @@ class Diagnostic:
     notes: tuple[str, ...] = ()
 
     def format(self) -> str:
-        """Render as `FILE:LINE:COL: severity[CODE]: message`, notes indented below."""
+        """Render as `FILE:LINE:COL: severity[CODE]: message`, notes indented below, the
+        last one naming the section of docs/errors.md that explains the code."""
         head = f"{self.span}: {self.severity}[{self.code}]: {self.message}"
-        return "\n".join([head, *(f"    note: {note}" for note in self.notes)])
+        notes = [*self.notes, f"see docs/errors.md#{self.code.lower()}"]
+        return "\n".join([head, *(f"    note: {note}" for note in notes)])
 
 
 class SpecError(Exception):
