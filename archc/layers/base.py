@@ -51,7 +51,10 @@ def _to_pair(value: Any) -> Any:
     return value
 
 
-Pair = Annotated[tuple[int, int], BeforeValidator(_to_pair)]
+# json_schema_input_type: what a spec may write (an int or a pair), for `archc schema`.
+Pair = Annotated[
+    tuple[int, int], BeforeValidator(_to_pair, json_schema_input_type=int | tuple[int, int])
+]
 """An int for both axes, or [height, width]."""
 
 

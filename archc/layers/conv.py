@@ -34,7 +34,12 @@ def _to_padding(value: Any) -> Any:
     return value
 
 
-Padding = Annotated[tuple[int, int] | Literal["same", "valid"], BeforeValidator(_to_padding)]
+Padding = Annotated[
+    tuple[int, int] | Literal["same", "valid"],
+    BeforeValidator(
+        _to_padding, json_schema_input_type=int | tuple[int, int] | Literal["same", "valid"]
+    ),
+]
 
 
 class ConvFields(FieldsModel):
