@@ -280,3 +280,22 @@ def test_serve_follows_edits(browser, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_side_by_side_branches_collapse_in_place(browser, reports):
+    """A branch beside others is covered in place; a whole module squeezes its band."""
+    _open(browser, reports["inception_v3"])
+    blocks = set(browser.execute_script("return window.archc.blocks()"))
+    assert {"Mixed_6a", "Mixed_6b", "Mixed_6b.branch7x7_1", "Mixed_6b.branch1x1"} <= blocks
+    browser.execute_script("window.archc.reveal('Mixed_6b.branch1x1.conv')")
+    beside = _rect(browser, _node("Mixed_6b.branch1x1.conv"))
+    below = _rect(browser, _node("Mixed_6c.branch1x1.conv"))
+    browser.execute_script("window.archc.collapse('Mixed_6b.branch7x7_1')")
+    assert not _shown(browser, "Mixed_6b.branch7x7_1.conv")
+    assert _rect(browser, _node("Mixed_6b.branch1x1.conv")) == beside
+    assert _rect(browser, _node("Mixed_6c.branch1x1.conv")) == below
+    browser.execute_script("window.archc.collapse('Mixed_6b')")
+    assert _rect(browser, _node("Mixed_6c.branch1x1.conv"))["y"] < below["y"] - 100
+    browser.execute_script("window.archc.expandAll()")
+    assert _rect(browser, _node("Mixed_6c.branch1x1.conv")) == below
+    assert bs.js_errors(browser) == []

@@ -234,17 +234,33 @@
       var ends = titleOf(g).split("->");
       if (ends.length === 2) edges.push({ g: g, src: ends[0], dst: ends[1] });
     });
+    // A layer belongs to every block whose path prefixes its own (module paths nest).
+    var names = Object.keys(nodes);
+    names.forEach(function (name) {
+      var parts = name.split(".");
+      for (var i = 1; i < parts.length; i++) {
+        var prefix = parts.slice(0, i).join(".");
+        if (clusters[prefix]) clusters[prefix].members.push(name);
+      }
+    });
+    // The band of a block can be squeezed only if no other layer sits beside the block in
+    // it, i.e. the layers overlapping the band are exactly its members. Counted with two
+    // binary searches over the layers' tops and bottoms, so large networks index quickly.
+    var tops = names.map(function (n) { return nodes[n].box.y0; }).sort(function (a, b) { return a - b; });
+    var bottoms = names.map(function (n) { return nodes[n].box.y1; }).sort(function (a, b) { return a - b; });
+    function countBelow(sorted, v, inclusive) {
+      var lo = 0, hi = sorted.length;
+      while (lo < hi) {
+        var mid = (lo + hi) >> 1;
+        if (inclusive ? sorted[mid] <= v : sorted[mid] < v) lo = mid + 1; else hi = mid;
+      }
+      return lo;
+    }
     Object.keys(clusters).forEach(function (path) {
-      var c = clusters[path];
-      Object.keys(nodes).forEach(function (name) {
-        if (isMember(name, path)) c.members.push(name);
-      });
-      // The band can be squeezed only if no other node sits beside the block in it.
-      c.squash = c.box.y1 - c.box.y0 > BOX_H + 8 && !Object.keys(nodes).some(function (name) {
-        if (isMember(name, path)) return false;
-        var b = nodes[name].box;
-        return b.y1 > c.box.y0 + 1 && b.y0 < c.box.y1 - 1;
-      });
+      var c = clusters[path], a = c.box.y0 + 1, b = c.box.y1 - 1;
+      var overlapping = names.length - countBelow(bottoms, a, true) -
+        (names.length - countBelow(tops, b, false));
+      c.squash = c.box.y1 - c.box.y0 > BOX_H + 8 && overlapping === c.members.length;
     });
     placeholders = document.createElementNS("http://www.w3.org/2000/svg", "g");
     placeholders.setAttribute("class", "archc-placeholders");
@@ -357,15 +373,16 @@
     return true;
   }
 
-  function setAll(on, depth) {
+  function setAll(on) {
     collapsed = {};
     if (on) {
-      Object.keys(clusters).forEach(function (path) {
-        var m = moduleByPath[path];
-        // Collapse the blocks themselves, not the Sequentials that hold them, so a stage
-        // becomes a column of named boxes rather than one box.
-        if (depth !== undefined ? m.depth === depth : m.block) collapsed[path] = true;
-      });
+      var paths = Object.keys(clusters);
+      // Collapse the blocks themselves, not the Sequentials that hold them, so a stage
+      // becomes a column of named boxes rather than one box; a network without blocks
+      // (VGG's `features`) folds its top-level Sequentials instead.
+      var blocks = paths.filter(function (p) { return moduleByPath[p].block; });
+      (blocks.length ? blocks : paths.filter(function (p) { return moduleByPath[p].depth === 0; }))
+        .forEach(function (p) { collapsed[p] = true; });
     }
     relayout();
   }
