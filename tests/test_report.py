@@ -174,3 +174,14 @@ def test_large_networks_fit_in_one_page():
         leaves = {leaf[0] for leaf in torchvision_fixture(fixture)["leaf_outputs_per_image"]}
         assert leaves <= ids, sorted(leaves - ids)[:5]
         assert len(page) < 4_000_000
+
+
+@needs_dot
+def test_report_reuses_the_graphviz_targets_svg(tmp_path):
+    from archc.build import build_graph
+
+    graph = load(SPECS / "resnet.yaml", variant="18")
+    both = build_graph(graph, tmp_path / "both", ["graphviz", "report"])
+    alone = build_graph(graph, tmp_path / "alone", ["report"])
+    assert sorted(p.name for p in both.iterdir()) == ["graph.dot", "graph.svg", "report.html"]
+    assert (both / "report.html").read_bytes() == (alone / "report.html").read_bytes()

@@ -164,18 +164,25 @@ def _safe_svg(svg: str) -> bool:
     return True
 
 
-def diagram_svg(graph: Graph) -> tuple[str | None, str]:
-    """The diagram as inline SVG markup, or (None, why not)."""
+def diagram_svg(graph: Graph, rendered: str | None = None) -> tuple[str | None, str]:
+    """The diagram as inline SVG markup, or (None, why not).
+
+    `rendered` is dot's SVG of the graph's default DOT when the caller already has it (the
+    `graphviz` build target's graph.svg), so `dot` does not run twice.
+    """
     from archc.backends.graphviz import RenderError, dot_executable, render
     from archc.backends.graphviz_dot import to_dot
 
-    dot = dot_executable()
-    if dot is None:
-        return None, MISSING_DOT
-    try:
-        svg = render(to_dot(graph), "svg", dot).decode()
-    except RenderError as exc:
-        return None, f"The diagram could not be drawn: {exc}"
+    if rendered is not None:
+        svg = rendered
+    else:
+        dot = dot_executable()
+        if dot is None:
+            return None, MISSING_DOT
+        try:
+            svg = render(to_dot(graph), "svg", dot).decode()
+        except RenderError as exc:
+            return None, f"The diagram could not be drawn: {exc}"
     svg = _COMMENT.sub("", _PROLOG.sub("", svg, count=1))
     # The page sizes and scales the SVG itself (viewBox); dot's own tooltips would cover
     # the details panel, which shows more.
@@ -383,4 +390,11 @@ def report_html(graph: Graph, live: dict[str, Any] | None = None) -> str:
 
 def write_target(graph: Graph, folder: Path, options: dict[str, Any]) -> None:
     """Build target `report`: report.html in the staging folder."""
-    (folder / "report.html").write_text(report_html(graph), encoding="utf-8")
+    # The graphviz target runs first (build.TARGETS order); with default drawing options
+    # its graph.svg is exactly this diagram.
+    drawn = folder / "graph.svg"
+    default = options.get("collapse") is None and options.get("direction", "TB") == "TB"
+    rendered = drawn.read_text(encoding="utf-8") if default and drawn.is_file() else None
+    svg, note = diagram_svg(graph, rendered)
+    page = render_page(graph, svg, note)
+    (folder / "report.html").write_text(page, encoding="utf-8")
