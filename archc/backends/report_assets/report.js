@@ -219,13 +219,15 @@
       var r = record(e);
       if (r) { e.__archc = r; geometry.push(r); }
     });
+    // Nodes and clusters are known by their <title>, the DOT name (the module path, or
+    // "(output)" for the output marker), which unlike the SVG id cannot collide.
     root.querySelectorAll("g.node").forEach(function (g) {
-      var name = g.id === "output" ? "(output)" : g.id;
+      var name = titleOf(g);
       nodes[name] = { g: g, box: boxOf(g), name: name };
       g.setAttribute("data-node", name);
     });
     root.querySelectorAll("g.cluster").forEach(function (g) {
-      var path = g.id.replace(/^cluster_/, "");
+      var path = titleOf(g).replace(/^cluster_/, "");
       if (!moduleByPath[path]) return;
       clusters[path] = { g: g, box: boxOf(g), path: path, members: [] };
       g.setAttribute("data-block", path);
