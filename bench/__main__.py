@@ -37,6 +37,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--only", default=None, help="comma-separated subset of: " + ", ".join(MEASUREMENTS)
     )
     parser.add_argument(
+        "--modes",
+        default=None,
+        help="model timing modes, comma-separated: eager, compile, cuda (channels_last + bf16, "
+        "only with a GPU); default: all for a full run, eager for --quick",
+    )
+    parser.add_argument(
         "--results",
         type=Path,
         default=None,
@@ -88,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             transient=False,
         ) as progress,
     ):
-        ctx = Context(quick=args.quick, scratch=Path(scratch), progress=progress)
+        ctx = Context(
+            quick=args.quick,
+            scratch=Path(scratch),
+            progress=progress,
+            modes=args.modes.split(",") if args.modes else None,
+        )
         for key in chosen:
             module = MEASUREMENTS[key]
             try:

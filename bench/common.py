@@ -200,6 +200,7 @@ class Context:
     quick: bool
     scratch: Path
     progress: object  # a rich.progress.Progress
+    modes: list[str] | None = None  # model timing modes (None: the mode's default)
 
     def task(self, description: str, total: int):
         """Start a progress bar; returns a function that advances it by one."""

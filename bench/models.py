@@ -15,13 +15,17 @@ THREADS = 2
 FULL = {"resnet50": (4, 128), "vgg16": (1, 224)}
 QUICK = {"resnet18": (2, 32)}
 FULL_REPS, QUICK_REPS = 5, 1
+#: Networks timed under torch.compile on the CPU. Compiling a training step takes minutes on
+#: 2 cores (several for ResNet-18 on a shared machine), so the CPU run compiles ResNet-50
+#: only; VGG-16 is compiled where a GPU is present.
+CPU_COMPILE = {"resnet50", "resnet18"}
 
 
-def run(ctx: Context, modes: list[str] | None = None) -> Section:
+def run(ctx: Context) -> Section:
     """One worker process per network; every mode and phase inside it, interleaved."""
     plan = QUICK if ctx.quick else FULL
     reps = QUICK_REPS if ctx.quick else FULL_REPS
-    modes = modes or (["eager"] if ctx.quick else ["eager", "compile", "cuda"])
+    modes = ctx.modes or (["eager"] if ctx.quick else ["eager", "compile", "cuda"])
     section = Section(
         "models",
         "4. Generated models vs hand-written PyTorch",
@@ -38,6 +42,7 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
     advance = ctx.task("models (train + inference)", len(plan))
     worst = None
     measured_all = True
+    not_compiled = []
     for name, (batch, size) in plan.items():
         ref = spec_for(name, ctx.scratch)
         if ref is None:
@@ -47,6 +52,10 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
             if size != 224:
                 ref = with_input(ref, (3, size, size), ctx.scratch)
             spec, variant = str(ref.path), ref.variant or ""
+        run_modes = [m for m in modes if m != "compile" or name in CPU_COMPILE]
+        if run_modes != modes:
+            not_compiled.append(name)
+            section.notes.append(f"{name}: not compiled on the CPU (see CPU_COMPILE).")
         result, _ = ctx.child_json(
             [
                 "models",
@@ -56,7 +65,7 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
                 str(batch),
                 str(size),
                 str(reps),
-                ",".join(modes),
+                ",".join(run_modes),
                 str(THREADS),
             ],
             threads=THREADS,
@@ -110,6 +119,10 @@ def run(ctx: Context, modes: list[str] | None = None) -> Section:
     else:
         percent, where = worst
         verdict = MET if abs(percent) <= GOAL_PERCENT and measured_all else MISSED
+        if verdict == MET and "compile" not in modes:
+            verdict = "met (eager only; compile not run)"
+        elif verdict == MET and not_compiled:
+            verdict = f"met (not compiled: {', '.join(not_compiled)})"
         if ctx.quick:
             verdict = "quick run"
         section.goals.append(Goal(goal, verdict, f"worst {percent:+.1f}% ({where})"))
