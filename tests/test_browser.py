@@ -149,6 +149,14 @@ def test_hover_shows_layer_details(browser, reports):
     spec, line, _ = fields["spec"].rsplit(":", 2)
     assert spec.endswith("resnet.yaml")
     assert "name: conv2" in (SPECS / "resnet.yaml").read_text().splitlines()[int(line) - 1]
+    # A click pins the layer: its details stay when the pointer leaves the diagram, and its
+    # table row is marked.
+    ActionChains(browser).click(target).perform()
+    toolbar = browser.find_element("css selector", ".toolbar .hint")
+    ActionChains(browser).move_to_element(toolbar).perform()
+    assert "layer2.0.conv2" in panel.text and "selected" in panel.text
+    row = browser.find_element("css selector", '#archc-table tr[data-node="layer2.0.conv2"]')
+    assert "selected" in row.get_attribute("class")
 
 
 def test_pan_zoom_and_sort(browser, reports):

@@ -212,14 +212,15 @@ _COLUMNS = (
 )
 
 
-def _cell(value: Any, numeric: bool, sort: Any = None) -> str:
-    sort_attr = f' data-v="{html.escape(str(sort))}"' if sort is not None else ""
+def _td(text: str, numeric: bool = False, sort: int | None = None) -> str:
+    """A table cell; `sort` is the value the page's script sorts the column by."""
+    sort_attr = f' data-v="{sort}"' if sort is not None else ""
     cls = ' class="num"' if numeric else ""
-    if numeric and isinstance(value, int):
-        text = human(value) if value else ""
-    else:
-        text = str(value)
     return f"<td{cls}{sort_attr}>{html.escape(text)}</td>"
+
+
+def _count(n: int) -> str:
+    return human(n) if n else ""
 
 
 def _table(data: dict[str, Any], graph: Graph) -> str:
@@ -231,19 +232,18 @@ def _table(data: dict[str, Any], graph: Graph) -> str:
     body = []
     for index, n in enumerate(data["nodes"]):
         cells = [
-            _cell(index, True, index),
-            _cell(n["name"], False),
-            _cell(n["type"], False),
-            _cell(n["hyper"], False),
-            _cell(", ".join(n["in"]), False),
-            _cell(n["out"], False, _volume(n["out"])),
-            _cell(n["params"], True, n["params"]),
-            _cell(n["macs"], True, n["macs"]),
-            _cell(n["acts"], True, n["acts"]),
-            _cell(n["rf"], False, _rf_sort(n["rf"])),
-            _cell(n["line"], True, n["line"]),
+            _td(str(index), True, index),
+            _td(n["name"]),
+            _td(n["type"]),
+            _td(n["hyper"]),
+            _td(", ".join(n["in"])),
+            _td(n["out"], sort=_volume(n["out"])),
+            _td(_count(n["params"]), True, n["params"]),
+            _td(_count(n["macs"]), True, n["macs"]),
+            _td(_count(n["acts"]), True, n["acts"]),
+            _td(n["rf"], sort=_rf_sort(n["rf"])),
+            _td(str(n["line"]), True, n["line"]),
         ]
-        cells[-1] = f'<td class="num" data-v="{n["line"]}">{n["line"]}</td>'
         body.append(f'<tr data-node="{html.escape(n["name"])}">{"".join(cells)}</tr>')
     t = totals(graph)
     foot = (
