@@ -313,11 +313,12 @@ def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
               help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; the default keeps the page on this machine.")
-def serve(spec, variant, port, host) -> None:
+@_set_option
+def serve(spec, variant, port, host, overrides) -> None:
     """Serve the spec's report on localhost; it reloads whenever the spec is saved."""
     from archc.serve import serve_command
 
-    sys.exit(serve_command(spec, variant, host, port))
+    sys.exit(serve_command(spec, variant, host, port, overrides))
 
 
 if __name__ == "__main__":

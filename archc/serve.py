@@ -80,9 +80,12 @@ def diagnostics_json(diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
 class LiveSpec:
     """A spec file being watched: its version, variants and per-variant results."""
 
-    def __init__(self, path: str, variant: str | None = None):
+    def __init__(
+        self, path: str, variant: str | None = None, overrides: dict[str, Any] | None = None
+    ):
         self.path = path
         self.first_variant = variant
+        self.overrides = overrides or {}
         self.lock = threading.RLock()
         self.variants: list[str] = []
         self.default: str | None = None
@@ -149,7 +152,7 @@ class LiveSpec:
             self.variants = spec.variant_names()
             self.default = spec.default_variant()
             name = variant or self.default
-            graph = analyse(spec, name, reporter)
+            graph = analyse(spec, name, reporter, self.overrides or None)
         except SpecError as exc:
             found = list(reporter.diagnostics)
             found += [d for d in exc.diagnostics if d not in found]
@@ -269,9 +272,10 @@ def start(
     host: str = "127.0.0.1",
     port: int = 0,
     quiet: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[ThreadingHTTPServer, LiveSpec, str]:
     """Start serving a spec in a background thread; return (server, live spec, URL)."""
-    live = LiveSpec(spec, variant)
+    live = LiveSpec(spec, variant, overrides)
     live.result(variant)
     server = ThreadingHTTPServer((host, port), _handler(live, set(), quiet))
     server.daemon_threads = True
@@ -282,7 +286,13 @@ def start(
     return server, live, f"http://{host}:{bound}/"
 
 
-def serve_command(spec: str, variant: str | None, host: str, port: int) -> int:
+def serve_command(
+    spec: str,
+    variant: str | None,
+    host: str,
+    port: int,
+    overrides: dict[str, Any] | None = None,
+) -> int:
     """`archc serve`: serve until interrupted, printing a line whenever the spec changes."""
     from archc.spec.source import read_text
 
@@ -291,7 +301,7 @@ def serve_command(spec: str, variant: str | None, host: str, port: int) -> int:
         print_diagnostics(reporter.diagnostics, sys.stderr)
         return 1
     try:
-        server, live, url = start(spec, variant, host, port, quiet=True)
+        server, live, url = start(spec, variant, host, port, quiet=True, overrides=overrides)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

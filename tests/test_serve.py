@@ -170,6 +170,17 @@ def test_broken_from_the_start(tmp_path):
         server.server_close()
 
 
+def test_set_overrides_a_parameter(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC)
+    server, _, url = start(str(path), overrides={"width": 16})
+    try:
+        assert f"{PARAMS[16]:,}" in get(url, "/")[2]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_cli_serve_missing_spec(tmp_path):
     result = CliRunner().invoke(main, ["serve", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
