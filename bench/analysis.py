@@ -34,6 +34,7 @@ def run(ctx: Context) -> Section:
     reps = "1" if ctx.quick else "3"
     advance = ctx.task("analysis (archc vs torchinfo)", len(networks) * 2)
     headline = None
+    imports: list[str] = []
     for name in networks:
         ref = spec_for(name, ctx.scratch)
         if ref is None:
@@ -49,6 +50,9 @@ def run(ctx: Context) -> Section:
         t, _ = ctx.child_json(["analysis-torchinfo", name, reps])
         advance()
         first, warm = t["cold"] / a["cold"], t["warm"] / a["warm"]
+        imports.append(
+            f"{name}: archc {fmt_s(a['import'])}, torch + torchinfo {fmt_s(t['import'])}"
+        )
         if a["torch_imported"]:
             section.notes.append(f"{name}: archc's summary imported torch (it must not).")
         section.rows.append(
@@ -73,13 +77,17 @@ def run(ctx: Context) -> Section:
         "`import archc`; torchinfo: build the hand-written model (bench/handwritten.py) and "
         "`torchinfo.summary(model, input_size=(1, C, H, W))` (a forward pass), after "
         "`import torch, torchinfo`. Import times are excluded from both.",
-        "first call: the first call in the process (what a one-off command pays); warm: the "
+        "first call: the first call in the process (what a one-off command pays: for archc, "
+        "building the validators of the layer kinds the spec uses; for torchinfo, building "
+        "and initialising the model); warm: the "
         f"median of {reps} more calls in the same process.",
         "peak RSS: the process's high-water mark (ru_maxrss), with the growth during the "
         "first call in brackets; heap peak: tracemalloc's peak of Python allocations during "
         "one (untimed) archc call. torch tensors are not on the Python heap, so torchinfo "
         "is judged by RSS.",
     ]
+    if imports:
+        section.notes.append("import times (excluded above): " + "; ".join(imports) + ".")
     if headline is not None:
         label, ratio = headline
         verdict = MET if ratio >= GOAL_RATIO and label == "resnet152" else MISSED

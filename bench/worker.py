@@ -25,6 +25,8 @@ def analysis_archc(spec: str, variant: str, reps: str) -> dict:
 
     start = time.perf_counter()
     import archc
+    import archc.backends.summary
+    import archc.pipeline  # noqa: F401  (archc imports these lazily; torch's side is imported)
 
     imported = time.perf_counter() - start
     rss_imported = _rss()
