@@ -392,10 +392,36 @@
   // --- pan and zoom ---------------------------------------------------------------------
   function size() { return { w: canvas.clientWidth || 1, h: canvas.clientHeight || 1 }; }
 
-  function applyView() {
+  // While the user drags or scrolls, the drawing is moved by a CSS transform of the SVG
+  // element, which the compositor applies without redrawing a large diagram; the viewBox
+  // (a full redraw) follows once the pointer rests, or every COMMIT_MS during long moves.
+  var committed = null;
+  var commitTimer = null;
+  var drawnAt = 0;
+  var COMMIT_MS = 150;
+
+  function applyView(live) {
+    var now = performance.now();
+    if (live && committed) {
+      if (commitTimer === null) drawnAt = now; // a gesture starts
+      if (now - drawnAt < 4 * COMMIT_MS) {
+        var k = view.s / committed.s;
+        svg.style.transform = "translate(" + (committed.x - view.x) * view.s + "px," +
+          (committed.y - view.y) * view.s + "px) scale(" + k + ")";
+        clearTimeout(commitTimer);
+        commitTimer = setTimeout(function () { applyView(false); }, COMMIT_MS);
+        save();
+        return;
+      }
+    }
+    clearTimeout(commitTimer);
+    commitTimer = live ? setTimeout(function () { applyView(false); }, COMMIT_MS) : null;
+    drawnAt = now;
     var sz = size();
     svg.setAttribute("viewBox", [view.x, view.y, sz.w / view.s, sz.h / view.s].join(" "));
     svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+    svg.style.transform = "";
+    committed = { x: view.x, y: view.y, s: view.s };
     save();
   }
 
@@ -414,13 +440,13 @@
     applyView();
   }
 
-  function zoomAt(factor, px, py) {
+  function zoomAt(factor, px, py, live) {
     var s = Math.max(0.01, Math.min(8, view.s * factor));
     var ux = view.x + px / view.s, uy = view.y + py / view.s;
     view.s = s;
     view.x = ux - px / s;
     view.y = uy - py / s;
-    applyView();
+    applyView(live);
   }
 
   function centerOn(g) {
@@ -442,11 +468,11 @@
       var r = canvas.getBoundingClientRect();
       var scale = e.deltaMode === 1 ? 16 : 1;
       if (e.ctrlKey || e.metaKey) {
-        zoomAt(Math.exp(-e.deltaY * scale * 0.002), e.clientX - r.left, e.clientY - r.top);
+        zoomAt(Math.exp(-e.deltaY * scale * 0.002), e.clientX - r.left, e.clientY - r.top, true);
       } else {
         view.x += e.deltaX * scale / view.s;
         view.y += e.deltaY * scale / view.s;
-        applyView();
+        applyView(true);
       }
     }, { passive: false });
     canvas.addEventListener("pointerdown", function (e) {
@@ -465,7 +491,7 @@
       if (dragged) {
         view.x = drag.vx - dx / view.s;
         view.y = drag.vy - dy / view.s;
-        applyView();
+        applyView(true);
       }
     });
     function end() { drag = null; canvas.classList.remove("dragging"); }
@@ -502,7 +528,7 @@
         hovered = null;
       }
     });
-    window.addEventListener("resize", applyView);
+    window.addEventListener("resize", function () { applyView(false); });
     document.addEventListener("keydown", function (e) {
       if (e.target.closest && e.target.closest("input, select, textarea")) return;
       var sz = size();
