@@ -208,3 +208,29 @@ def test_cli_serve_runs_until_stopped(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_save_to_an_imported_file_rebuilds(tmp_path):
+    (tmp_path / "blocks.yaml").write_text(
+        "blocks:\n  unit:\n    params: {width: 8}\n    layers:\n"
+        "      - {name: conv, type: conv, out: width, kernel: 3, padding: 1}\n      - relu\n"
+    )
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        "network: net\ninput: [3, 8, 8]\nimports: [blocks.yaml]\nlayers:\n"
+        "  - {name: u, type: unit}\n  - flatten\n  - {name: fc, type: linear, out: 2}\n"
+    )
+    server, _, url = start(str(path))
+    try:
+        first = state(url)
+        assert first["ok"]
+        # conv 3->8, 3x3 with bias: 8*27+8; fc 8*8*8 -> 2 with bias: 512*2+2
+        assert f"{8 * 27 + 8 + 512 * 2 + 2:,}" in get(url, "/")[2]
+        blocks = (tmp_path / "blocks.yaml").read_text()
+        (tmp_path / "blocks.yaml").write_text(blocks.replace("width: 8", "width: 4"))
+        second = state(url)
+        assert second["ok"] and second["version"] != first["version"]
+        assert f"{4 * 27 + 4 + 256 * 2 + 2:,}" in get(url, "/")[2]
+    finally:
+        server.shutdown()
+        server.server_close()
