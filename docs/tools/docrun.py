@@ -49,8 +49,13 @@ def run_shown(
     with tempfile.TemporaryDirectory() as tmp:
         env = command_env(archc_shim(Path(tmp)), source_root)
         done = subprocess.run(
-            ["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, timeout=timeout,
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
         )
     # rich pads the table's title line to the terminal width: trailing blanks carry nothing.
     text = "\n".join(line.rstrip() for line in done.stdout.splitlines())

@@ -47,8 +47,16 @@ def command_section(name: str, command: click.Command) -> str:
     """The section of one command: usage, description, its arguments and options."""
     ctx = click.Context(command, info_name=f"archc {name}")
     usage = " ".join(command.collect_usage_pieces(ctx))
-    lines = [f"## `archc {name}`", "", command.help.strip(), "", "```text",
-             f"archc {name} {usage}", "```", ""]
+    lines = [
+        f"## `archc {name}`",
+        "",
+        command.help.strip(),
+        "",
+        "```text",
+        f"archc {name} {usage}",
+        "```",
+        "",
+    ]
     params = [p for p in command.params if p.name != "help"]
     if params:
         lines += ["| argument or option | meaning |", "| --- | --- |"]
@@ -61,12 +69,13 @@ def command_section(name: str, command: click.Command) -> str:
 def generate() -> str:
     """The whole of docs/cli.md."""
     ctx = click.Context(main, info_name="archc")
-    out = [HEADER, f"{main.help.strip()}", "",
-           "| command | does |", "| --- | --- |"]
+    out = [HEADER, f"{main.help.strip()}", "", "| command | does |", "| --- | --- |"]
     names = main.list_commands(ctx)
     for name in names:
         command = main.get_command(ctx, name)
-        out.append(f"| [`archc {name}`](#archc-{name}) | {_escape(command.get_short_help_str(200))} |")
+        out.append(
+            f"| [`archc {name}`](#archc-{name}) | {_escape(command.get_short_help_str(200))} |"
+        )
     out.append("")
     out.append("`archc --version` prints the version; `archc --help` lists the commands.\n")
     for name in names:

@@ -71,15 +71,16 @@ def section(code: str, entry: dict) -> str:
     files = "".join(
         f"\n`{name}`:\n\n```yaml\n{text}```\n" for name, text in (entry.get("files") or {}).items()
     )
-    spec = "" if entry.get("no_spec") else f"\n```yaml\n{entry['spec']}```\n"
+    spec = (
+        ""
+        if entry.get("no_spec") or entry.get("no_example")
+        else (f"\n```yaml\n{entry['spec']}```\n")
+    )
     head = f"## {code}\n\n**{entry['title'].capitalize()}.** {explain}\n"
     if entry.get("no_example"):
         return f"{head}\n**Fix:** {fix}\n"
     _, command, output = run_example(entry)
-    return (
-        f"{head}{spec}{files}\n"
-        f"```console\n$ {command}\n{output}\n```\n\n**Fix:** {fix}\n"
-    )
+    return f"{head}{spec}{files}\n```console\n$ {command}\n{output}\n```\n\n**Fix:** {fix}\n"
 
 
 def committed_sections(page: Path = REPO / "docs" / "errors.md") -> dict[str, str]:

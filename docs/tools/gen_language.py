@@ -30,8 +30,7 @@ In the tables, C, H and W are the input volume's channels, height and width.
 def type_text(annotation: Any, metadata: list[Any] = ()) -> str:
     """A field's type in words a spec writer uses (`int > 0`, `int or [h, w]`)."""
     validators = [getattr(m, "func", None) for m in metadata]
-    pair_like = any(v is not None and v.__name__ in ("_to_pair", "_to_padding")
-                    for v in validators)
+    pair_like = any(v is not None and v.__name__ in ("_to_pair", "_to_padding") for v in validators)
     text = _type_words(annotation, pair_like)
     bounds = [_bound(m) for m in metadata]
     bounds = [b for b in bounds if b]
@@ -146,14 +145,14 @@ def kind_section(type_name: str) -> str:
     intro = _intro(fields)
     if intro:
         parts.append(f"{intro}\n")
-    inputs = ("two or more inputs, named with `inputs:`" if kind.max_inputs is None
-              else "one input")
-    facts = [f"- **inputs:** {inputs}",
-             f"- **output volume:** {kind.shape_rule}",
-             f"- **parameters:** {kind.param_rule}"]
+    inputs = "two or more inputs, named with `inputs:`" if kind.max_inputs is None else "one input"
+    facts = [
+        f"- **inputs:** {inputs}",
+        f"- **output volume:** {kind.shape_rule}",
+        f"- **parameters:** {kind.param_rule}",
+    ]
     if kind.notation:
-        facts.append(f"- **paper notation** (regular expression, any case): "
-                     f"{notation_text(kind)}")
+        facts.append(f"- **paper notation** (regular expression, any case): {notation_text(kind)}")
     parts.append("\n".join(facts) + "\n")
     if fields.model_fields:
         parts.append(fields_table(fields))
@@ -167,8 +166,10 @@ def kind_section(type_name: str) -> str:
 
 def _kinds_by_family() -> list[str]:
     order = ["conv", "pool", "norm", "act", "fc", "merge", "other"]
-    return sorted(REGISTRY, key=lambda t: (order.index(REGISTRY[t].family)
-                                           if REGISTRY[t].family in order else 99, t))
+    return sorted(
+        REGISTRY,
+        key=lambda t: (order.index(REGISTRY[t].family) if REGISTRY[t].family in order else 99, t),
+    )
 
 
 def generate() -> str:
@@ -176,26 +177,39 @@ def generate() -> str:
     out = [HEADER]
     out.append("## Top-level keys\n\n" + fields_table(SpecFile))
     out.append("`input` and the volumes in the tables are channels first: `[C, H, W]`.\n")
-    out.append("## Entry keys\n\nKeys any entry of a `layers:` list may carry, besides the "
-               "fields of its layer kind (or the arguments of its block):\n\n"
-               "| key | meaning |\n| --- | --- |\n"
-               + "".join(f"| `{k}` | {v.replace('|', chr(92) + '|')} |\n"
-                         for k, v in ENTRY_KEYS.items()))
-    out.append(f"## Blocks\n\nEach entry of `blocks:` is a block. {BlockSpec.__doc__.strip()}"
-               "\n\n" + fields_table(BlockSpec))
-    out.append(f"## Variants\n\nEach entry of `variants:` is a variant. "
-               f"{VariantSpec.__doc__.strip()}\n\n" + fields_table(VariantSpec))
+    out.append(
+        "## Entry keys\n\nKeys any entry of a `layers:` list may carry, besides the "
+        "fields of its layer kind (or the arguments of its block):\n\n"
+        "| key | meaning |\n| --- | --- |\n"
+        + "".join(f"| `{k}` | {v.replace('|', chr(92) + '|')} |\n" for k, v in ENTRY_KEYS.items())
+    )
+    out.append(
+        f"## Blocks\n\nEach entry of `blocks:` is a block. {BlockSpec.__doc__.strip()}"
+        "\n\n" + fields_table(BlockSpec)
+    )
+    out.append(
+        f"## Variants\n\nEach entry of `variants:` is a variant. "
+        f"{VariantSpec.__doc__.strip()}\n\n" + fields_table(VariantSpec)
+    )
     funcs = ", ".join(f"`{name}`" for name in sorted(FUNCTIONS))
-    out.append("## Expressions\n\nA string where a number, boolean or list is expected is an "
-               "expression over the parameters in scope: arithmetic (`+ - * / // % **`), "
-               "comparisons, `and`/`or`/`not`, `a if c else b`, indexing, lists, and the "
-               f"functions {funcs}. `$name` is parameter `name`'s value as it is.\n")
+    out.append(
+        "## Expressions\n\nA string where a number, boolean or list is expected is an "
+        "expression over the parameters in scope: arithmetic (`+ - * / // % **`), "
+        "comparisons, `and`/`or`/`not`, `a if c else b`, indexing, lists, and the "
+        f"functions {funcs}. `$name` is parameter `name`'s value as it is.\n"
+    )
     kinds = _kinds_by_family()
-    out.append("## Layer kinds\n\n| kind | what | paper notation |\n| --- | --- | --- |\n"
-               + "".join(f"| [`{t}`](#{t}) | {REGISTRY[t].first_line()} | "
-                         f"{notation_text(REGISTRY[t]).replace('|', chr(92) + '|')} |\n"
-                         for t in kinds))
-    out.append("Any field may also be written as an expression string (`out: 4 * planes`). "
-               "A kind with no required fields can be written as its bare name (`- relu`).\n")
+    out.append(
+        "## Layer kinds\n\n| kind | what | paper notation |\n| --- | --- | --- |\n"
+        + "".join(
+            f"| [`{t}`](#{t}) | {REGISTRY[t].first_line()} | "
+            f"{notation_text(REGISTRY[t]).replace('|', chr(92) + '|')} |\n"
+            for t in kinds
+        )
+    )
+    out.append(
+        "Any field may also be written as an expression string (`out: 4 * planes`). "
+        "A kind with no required fields can be written as its bare name (`- relu`).\n"
+    )
     out.extend(kind_section(t) for t in kinds)
     return "\n".join(out)

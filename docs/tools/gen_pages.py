@@ -25,7 +25,8 @@ def _block(kind: str, arg: str, root: Path) -> str:
     if kind == "include":
         path = root / arg
         lang = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".py": "python"}.get(
-            path.suffix, "text")
+            path.suffix, "text"
+        )
         return f"```{lang}\n{path.read_text()}```"
     _, output = run_shown(arg, root, root)
     return f"```console\n$ {arg}\n{output}\n```".replace("\n\n```", "\n```")
@@ -54,5 +55,8 @@ def fill(text: str, root: Path = REPO) -> str:
 
 def marked_commands(text: str) -> list[str]:
     """The commands a page shows the output of, in order."""
-    return [m.group(2) for line in text.split("\n")
-            if (m := MARKER.match(line)) and m.group(1) == "output"]
+    return [
+        m.group(2)
+        for line in text.split("\n")
+        if (m := MARKER.match(line)) and m.group(1) == "output"
+    ]
