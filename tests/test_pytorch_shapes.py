@@ -74,6 +74,32 @@ layers:
   - flatten
   - {name: fc, type: linear, out: 3, init: xavier, trainable: false}
 """,
+    # Long names: a wrapped constructor signature, a long optional-child line, long sums.
+    "long_names": """\
+network: t
+input: [4, 8, 8]
+blocks:
+  wide_block_with_a_long_name:
+    params: {first_width_parameter: ~, second_width_parameter: ~, third_width_parameter: ~}
+    layers:
+      - {name: first_convolution_with_a_long_name, type: conv, out: first_width_parameter,
+         kernel: 1}
+      - {name: second_convolution_with_a_long_name, type: conv, out: second_width_parameter,
+         kernel: 1}
+      - {name: projection_shortcut_with_a_very_long_name, type: conv, kernel: 1,
+         out: second_width_parameter, inputs: input,
+         when: in_channels != second_width_parameter}
+      - {name: third_convolution_with_a_long_name, type: conv, out: second_width_parameter,
+         kernel: 1, inputs: input}
+      - {type: add, inputs: [second_convolution_with_a_long_name,
+         projection_shortcut_with_a_very_long_name, third_convolution_with_a_long_name]}
+      - {name: last, type: conv, out: third_width_parameter, kernel: 1}
+layers:
+  - {type: wide_block_with_a_long_name, first_width_parameter: 8, second_width_parameter: 8,
+     third_width_parameter: 4}
+  - {type: wide_block_with_a_long_name, first_width_parameter: 2, second_width_parameter: 4,
+     third_width_parameter: 6}
+""",
     # Non-square kernels, a `same` padding, grouped and dilated convolutions, LRN, softmax.
     "odd_layers": """\
 network: t

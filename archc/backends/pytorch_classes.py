@@ -11,12 +11,14 @@ classes of their own, so the result is always faithful to the graph.
 
 from __future__ import annotations
 
+import json
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from archc.backends.pytorch_code import Call, Expr, Lit, parse, statement
+from archc.backends.pytorch_code import Call, Expr, Lit, flat, parse, render, statement
 from archc.backends.pytorch_forward import attribute, forward_statements, steps_of
 from archc.backends.pytorch_unify import Mismatch, contains_slot, resolve, unify
 from archc.ir.graph import Graph, Module, Node
@@ -465,15 +467,11 @@ def _frozen(value: Any) -> Any:
 
 def _structure(inst: Instance) -> tuple:
     """What an instance looks like with its numbers left out."""
-    from archc.backends.pytorch_code import flat
-
     shapes = tuple(re.sub(r"\d+", "#", flat(e)) for e in inst.attrs.values())
     return tuple(inst.attrs), tuple(st.code for st in inst.forward), shapes
 
 
 def _assign(name: str, expr: Expr, indent: str) -> list[str]:
-    from archc.backends.pytorch_code import flat, render
-
     if name.isidentifier():
         return render(expr, indent, f"self.{name} = ")
     if len(f'{indent}self.add_module("{name}", {flat(expr)})') <= 100:
@@ -483,16 +481,12 @@ def _assign(name: str, expr: Expr, indent: str) -> list[str]:
 
 def _literal(value: Any) -> Lit:
     if isinstance(value, str):
-        import json
-
         return Lit(json.dumps(value))
     return Lit(repr(value))
 
 
 def docstring(text: str, indent: str) -> list[str]:
     """A docstring wrapped to the line length (one line if it fits)."""
-    import textwrap
-
     text = " ".join(text.split()).replace("\\", "\\\\").replace('"""', "'''")
     one = f'{indent}"""{text}"""'
     if len(one) <= 100:

@@ -104,7 +104,15 @@ def render(expr: Expr, indent: str, head: str = "", tail: str = "") -> list[str]
     """Lines of `head + expr + tail` at `indent`, laid out as ruff format would."""
     exploded = isinstance(expr, Call) and (expr.exploded or any(expr.comments))
     one = f"{indent}{head}{flat(expr)}{tail}"
-    if isinstance(expr, Lit) or (not exploded and len(one) <= LINE_LENGTH):
+    if not exploded and len(one) <= LINE_LENGTH:
+        return [one]
+    if isinstance(expr, Lit):
+        if head and not tail:
+            # ruff wraps a long right-hand side without brackets in parentheses, and splits
+            # it at its operators if it still does not fit.
+            inner = indent + INDENT
+            parts = [expr.text] if len(inner + expr.text) <= LINE_LENGTH else _split(expr.text)
+            return [f"{indent}{head}(", *(inner + p for p in parts), f"{indent})"]
         return [one]
     opening = f"{expr.func}(" if isinstance(expr, Call) else expr.open
     closing = ")" if isinstance(expr, Call) else _close(expr.open)
@@ -125,6 +133,26 @@ def render(expr: Expr, indent: str, head: str = "", tail: str = "") -> list[str]
         lines += body
     lines.append(f"{indent}{closing}{tail}")
     return lines
+
+
+def _split(text: str) -> list[str]:
+    """A conditional expression or a sum, one operand per line (as ruff splits them)."""
+    node = ast.parse(text, mode="eval").body
+    if isinstance(node, ast.IfExp):
+        return [
+            ast.unparse(node.body),
+            f"if {ast.unparse(node.test)}",
+            f"else {ast.unparse(node.orelse)}",
+        ]
+    terms = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        terms.append(ast.unparse(node.right))
+        node = node.left
+    if not terms:
+        return [text]
+    terms.append(ast.unparse(node))
+    terms.reverse()
+    return [terms[0], *(f"+ {t}" for t in terms[1:])]
 
 
 def statement(code: str, indent: str, comment: str | None = None) -> list[str]:
