@@ -31,8 +31,10 @@ from archc.spec.model import ENTRY_KEYS
 from archc.spec.source import LocDict, LocList
 from archc.spec.validate import locate, report_validation
 
-MAX_LAYERS = 1_000_000
-MAX_REPEAT = 100_000
+# Expansion costs about 0.1 ms per layer, so these bound `archc check` to seconds on any
+# input; the zoo's largest network (ResNet-1202 for CIFAR) has under 4,000 layers.
+MAX_LAYERS = 100_000
+MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 32
 MAX_NAME_LENGTH = 64
 
@@ -58,6 +60,8 @@ class Scope:
     names: dict[str, int | None] = field(default_factory=dict)
     declared: dict[str, Span] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    #: Next free suffix per default name (`relu_7`), so naming n entries stays linear.
+    counters: dict[str, int] = field(default_factory=dict)
     #: Whether entries train by default: `trainable: false` on a Sequential or a block
     #: instance freezes everything inside it unless an entry says otherwise.
     trainable: bool = True
@@ -286,10 +290,12 @@ class Expander:
             if scope.sequential:
                 name = str(len(container.children))
             else:
-                name, n = default, 0
+                n = scope.counters.get(default, 0)
+                name = default if n == 0 else f"{default}_{n}"
                 while name in scope.used or name in scope.declared or name in RESERVED_NAMES:
                     n += 1
                     name = f"{default}_{n}"
+                scope.counters[default] = n + 1
         elif name in scope.used:
             self.reporter.error(
                 "E-NAME-DUPLICATE",
@@ -493,9 +499,11 @@ class Expander:
         if any(i is None for i in inputs):
             return None
         if count > MAX_REPEAT or len(self.nodes) + count > MAX_LAYERS:
+            limit = (f"archc's limit of {MAX_REPEAT:,}" if count > MAX_REPEAT else
+                     f"the {MAX_LAYERS - len(self.nodes):,} layers left of archc's limit of "
+                     f"{MAX_LAYERS:,} per network")
             self.reporter.error(
-                "E-LIMIT-REPEAT",
-                f"repeat: {count:,} copies is more than archc's limit of {MAX_REPEAT:,}", span,
+                "E-LIMIT-REPEAT", f"repeat: {count:,} copies is more than {limit}", span,
             )
             return None
         overrides = self._overrides(entry, count)
