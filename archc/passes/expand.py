@@ -35,6 +35,8 @@ from archc.spec.validate import locate, report_validation
 # input; the zoo's largest network (ResNet-1202 for CIFAR) has under 4,000 layers.
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000
+#: The largest size of any axis of a volume (channels, height, width, features).
+MAX_SIZE = 1_000_000
 MAX_BLOCK_DEPTH = 32
 MAX_NAME_LENGTH = 64
 
@@ -116,6 +118,12 @@ class Expander:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 self.reporter.error(
                     "E-INPUT", f"input sizes must be positive integers, got {value!r}", item_span
+                )
+                value = 1
+            elif value > MAX_SIZE:
+                self.reporter.error(
+                    "E-LIMIT-SIZE", f"input size {value:,} is above archc's limit of "
+                    f"{MAX_SIZE:,}", item_span,
                 )
                 value = 1
             values.append(value)
@@ -424,6 +432,15 @@ class Expander:
                 "E-SHAPE-EMPTY",
                 f"{label}: the volume shrinks to nothing ({fmt_shape(shapes[0])} -> "
                 f"{fmt_shape(shape)})",
+                entry.span,
+            )
+            return None
+        if max(shape) > MAX_SIZE:
+            # Absurd sizes would make the counts (and any generated model) exhaust memory.
+            self.reporter.error(
+                "E-LIMIT-SIZE",
+                f"{label}: output volume {fmt_shape(shape)} has a size above archc's limit of "
+                f"{MAX_SIZE:,}",
                 entry.span,
             )
             return None
