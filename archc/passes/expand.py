@@ -355,7 +355,7 @@ class Expander:
 
     def _layer(self, kind: LayerKind, entry: LocDict, scope: Scope,
                inputs: list[int | None]) -> int | None:
-        if len(self.nodes) >= MAX_LAYERS:
+        if len(self.nodes) > MAX_LAYERS:  # nodes[0] is the input, not a layer
             self._limit(entry.span)
             return None
         bad_keys = [k for k in entry if k in ("repeat", "overrides", "layers")]
