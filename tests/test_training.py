@@ -299,6 +299,22 @@ def test_torchrun_two_gloo_processes_agree_and_resume_where_they_stopped(tmp_pat
     assert not [p for p in (tmp_path / "parts").iterdir() if p.name.startswith(".")]
 
 
+def test_train_py_explains_data_and_weights_that_do_not_fit(tmp_path, small_data):
+    folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern")
+    np.savez(tmp_path / "tiny.npz", x=np.zeros((4, 8, 8), np.float32), y=np.zeros(4, int))
+    torch.save({"c1.weight": torch.zeros(6, 1, 5, 5)}, tmp_path / "partial.pt")
+    for args, message in [
+        (["tiny.npz"], "examples are [1, 8, 8], but the network takes [1, 32, 32]"),
+        ([small_data, "--init", "partial.pt"], "--init partial.pt does not fit LeNet5Modern: "
+         'Missing key(s) in state_dict: "c1.bias"'),
+    ]:
+        done = subprocess.run([sys.executable, str(folder / "train.py"), *map(str, args)],
+                              cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
 def test_image_folder_training(tmp_path):
     image = pytest.importorskip("PIL.Image")
     folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern",

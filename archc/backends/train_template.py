@@ -397,7 +397,12 @@ def main(argv=None) -> dict:
         state = torch.load(args.init, map_location=device, weights_only=True)
         if isinstance(state.get("model"), dict):  # a train.py checkpoint, not a state_dict
             state = state["model"]
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            problem = str(exc).splitlines()[1].strip() if "\\n" in str(exc) else str(exc)
+            raise SystemExit(f"train.py: --init {args.init} does not fit {{CLASS}}: "
+                             f"{problem}") from None
     optimizer = optimizer_for(model)
     scheduler = scheduler_for(optimizer, args.epochs)
     start = 0
