@@ -64,7 +64,7 @@ def stop_browser(driver: Any) -> None:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     last = None
@@ -114,5 +114,6 @@ def paint_times(driver: Any) -> dict[str, float | None]:
             and t["first_contentful_paint_ms"]
             and t
         ),
-        what="first contentful paint",
+        timeout=30,
+        what="the first paint of the diagram",
     )

@@ -48,7 +48,9 @@ def reports(tmp_path_factory):
 
 def _open(driver, url):
     driver.get(url)
-    bs.wait_for(lambda: driver.execute_script("return !!window.archc"), what="page script")
+    bs.wait_for(
+        lambda: driver.execute_script("return !!window.archc"), timeout=30, what="page script"
+    )
     assert bs.js_errors(driver) == []
 
 
