@@ -47,6 +47,13 @@ def _target(name: str) -> Callable:
     return getattr(importlib.import_module(module), function)
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write a file through a temporary name in the same folder, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +64,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); an output gets the mode open() would give.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

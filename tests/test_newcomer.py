@@ -123,3 +123,16 @@ def test_newcomer_walkthrough_in_a_clean_venv(tmp_path):
             )
             output = "\n".join(line.rstrip() for line in run.stdout.splitlines())
             assert output == shown, f"{page}: `{shown_command}` differs in the clean venv"
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path):
+    """A newcomer's diagram is readable like any file they write (not 0600 as staged)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    spec = ROOT / "docs" / "examples" / "tiny_resnet.yaml"
+    status, output = docrun.run_shown(f"archc graph {spec} -o {tmp_path / 'net.svg'}", tmp_path)
+    assert status == 0, output
+    for name in ("net.dot", "net.svg"):
+        if (tmp_path / name).exists():
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+    assert (tmp_path / "net.dot").exists()
