@@ -26,7 +26,8 @@ ENTRY_KEYS = {
     "from the end)",
     "layers": "the entries of a Sequential (a list, or an expression naming a list parameter)",
     "init": "weight initialization: default, he, xavier, normal, zeros",
-    "trainable": "false freezes the layer's parameters (requires_grad = False)",
+    "trainable": "false freezes the parameters (requires_grad = False) of the layer, or of "
+    "everything inside a sequential or block; an expression such as `not finetune` works",
     "doc": "free text, kept as a comment in generated code",
 }
 

@@ -38,7 +38,8 @@ def _entry_keys_schema() -> dict[str, Any]:
                    "description": ENTRY_KEYS["repeat"]},
         "overrides": {"type": "object", "description": ENTRY_KEYS["overrides"]},
         "init": {"type": "string", "description": ENTRY_KEYS["init"]},
-        "trainable": {"type": "boolean", "description": ENTRY_KEYS["trainable"]},
+        "trainable": {"anyOf": [{"type": "boolean"}, {"type": "string"}],
+                      "description": ENTRY_KEYS["trainable"]},
         "doc": {"type": "string", "description": ENTRY_KEYS["doc"]},
     }
 
