@@ -240,3 +240,12 @@ def test_cli_reports_unreadable_checkpoints_and_unknown_params(tmp_path):
     assert result.exit_code == 1
     assert "error[E-UNKNOWN-PARAM]" in result.output and "num_classes" in result.output
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_cli_refuses_a_plan_that_copies_nothing(tmp_path, checkpoint_a):
+    out = tmp_path / "out.pt"
+    result = _run(checkpoint_a, "--from", f"{TINY}#A", "--to", f"{SPECS / 'lenet5.yaml'}#modern",
+                  "-o", out)
+    assert result.exit_code == 1
+    assert "plan 'names' copies nothing from tiny_vgg#A into lenet5#modern" in result.output
+    assert not out.exists()
