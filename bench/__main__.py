@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     args = parse(sys.argv[1:] if argv is None else argv)
+    # A terminated run raises SystemExit, so running measurements are killed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = (
         list(MEASUREMENTS)
         if args.only is None

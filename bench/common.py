@@ -43,15 +43,21 @@ def run_child(
             cmd, stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd or ROOT
         )
         deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.0005)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    proc.kill()
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.0005)
+        except BaseException:
+            # Interrupted (Ctrl-C, a signal): leave no orphaned measurement running.
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)

@@ -2,20 +2,40 @@
 
 Each generator returns the YAML and the number of primitive layers it describes, counted
 by construction (independently of archc), so the benchmark can report time per layer.
+They stay inside archc's input limits: at most 10,000 copies per `repeat:` (larger stacks
+are several repeated stages) and files of at most 1 MiB, so the families written out entry
+by entry stop at 10,000 layers (`MAX_WRITTEN_OUT`).
 """
 
 from __future__ import annotations
 
-#: The families of the scaling benchmark: name -> (generator, what it stresses).
+#: archc's `repeat:` limit (archc.passes.expand.MAX_REPEAT).
+MAX_COPIES = 10_000
+#: Largest size of the families written out entry by entry (1 MiB file limit).
+MAX_WRITTEN_OUT = 10_000
+
+#: The families of the scaling benchmark: name -> (generator, what it stresses, largest
+#: size it can be generated at, None for no bound).
 FAMILIES: dict[str, tuple] = {}
 
 
-def _family(description: str):
+def _family(description: str, largest: int | None = None):
     def register(function):
-        FAMILIES[function.__name__.replace("_", "-")] = (function, description)
+        FAMILIES[function.__name__.replace("_", "-")] = (function, description, largest)
         return function
 
     return register
+
+
+def _stages(kind: str, copies: int) -> list[str]:
+    """`copies` instances of block `kind` as repeated stages of at most MAX_COPIES each."""
+    lines, stage = [], 0
+    while copies > 0:
+        count = min(copies, MAX_COPIES)
+        lines.append(f"  - {{name: stage{stage}, type: {kind}, repeat: {count}}}")
+        copies -= count
+        stage += 1
+    return lines
 
 
 @_family("residual blocks expanded by `repeat:` (block expansion, scopes, shortcut adds)")
@@ -34,13 +54,12 @@ def deep_repeat(layers: int) -> tuple[str, int]:
         "layers:",
         "  - {name: stem, type: conv, out: 16, kernel: 1}",
     ]
-    if blocks:
-        lines.append(f"  - {{name: body, type: res, repeat: {blocks}}}")
+    lines += _stages("res", blocks)
     lines += ["  - relu"] * extra
     return "\n".join(lines) + "\n", 1 + 3 * blocks + extra
 
 
-@_family("residual stack written out entry by entry (YAML loading, name lookup)")
+@_family("residual stack written out entry by entry (YAML loading, name lookup)", MAX_WRITTEN_OUT)
 def deep_flat(layers: int) -> tuple[str, int]:
     """The same residual stack with every layer written in the file, shortcuts by name."""
     blocks, extra = divmod(max(layers - 1, 0), 3)
@@ -83,13 +102,12 @@ def wide_concat(layers: int) -> tuple[str, int]:
         "layers:",
         "  - {name: stem, type: conv, out: 16, kernel: 1}",
     ]
-    if modules:
-        lines.append(f"  - {{name: body, type: mixed, repeat: {modules}}}")
+    lines += _stages("mixed", modules)
     lines += ["  - relu"] * extra
     return "\n".join(lines) + "\n", 1 + per_module * modules + extra
 
 
-@_family("one concat merging every branch (a single very wide merge)")
+@_family("one concat merging every branch (a single very wide merge)", MAX_WRITTEN_OUT)
 def wide_merge(layers: int) -> tuple[str, int]:
     """A stem, then `layers - 2` parallel 1x1 convolutions merged by one concat."""
     branches = max(layers - 2, 1)
