@@ -136,3 +136,16 @@ def test_outputs_get_ordinary_file_permissions(tmp_path):
         if (tmp_path / name).exists():
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
     assert (tmp_path / "net.dot").exists()
+
+
+def test_unnamed_layers_are_not_called_network(write_spec):
+    """A newcomer's first typo, in an unnamed layer, names the layer's kind, not the network."""
+    from click.testing import CliRunner
+
+    from archc.cli import main
+
+    path = write_spec("network: net\ninput: [3, 8, 8]\nlayers:\n  - {type: conv, out: 4}\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert ":4:5: error[E-MISSING-FIELD]: conv: missing required field 'kernel'" in result.output
+    assert "'network'" not in result.output

@@ -360,7 +360,11 @@ class Expander:
             return None
         bad_keys = [k for k in entry if k in ("repeat", "overrides", "layers")]
         raw_fields = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
-        label = f"{kind.type} '{entry.get('name') or scope.container.path or 'network'}'"
+        # Before naming, an unnamed entry is known by its kind and where it is (the span
+        # gives the line); "conv 'network'" would read as if the network were the conv.
+        label = (f"{kind.type} '{entry['name']}'" if entry.get("name")
+                 else f"{kind.type} in '{scope.container.path}'" if scope.container.path
+                 else kind.type)
         if bad_keys:
             self.reporter.error("E-UNKNOWN-FIELD",
                                 f"{label}: '{bad_keys[0]}' does not apply to a single layer",
