@@ -201,6 +201,14 @@ def test_pan_zoom_and_sort(browser, reports):
     biggest = max(weights.values())
     # Ties keep the network's order: the first of the largest layers comes first.
     assert first.get_attribute("data-node") == next(k for k, v in weights.items() if v == biggest)
+    # A row finds its layer: the page scrolls back to the diagram, centred on the layer.
+    browser.execute_script("window.archc.collapseAll()")
+    first.click()
+    name = first.get_attribute("data-node")
+    assert _shown(browser, name)
+    node, box = _rect(browser, _node(name)), _rect(browser, "#archc-canvas")
+    assert box["x"] < node["x"] < box["x"] + box["w"] and box["y"] < node["y"] < box["y"] + box["h"]
+    assert 0 <= box["y"] < browser.execute_script("return window.innerHeight")
 
 
 @pytest.mark.parametrize("key", ["resnet152", "inception_v3"])

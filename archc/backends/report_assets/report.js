@@ -125,9 +125,11 @@
         });
         th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
         var rows = Array.prototype.slice.call(tbody.rows);
-        var keyed = rows.map(function (row, i) {
+        var keyed = rows.map(function (row) {
           var cell = row.cells[index];
           var raw = cell.hasAttribute("data-v") ? cell.getAttribute("data-v") : cell.textContent;
+          // Ties keep the network's order (the # column), whatever the previous sort.
+          var i = +row.cells[0].getAttribute("data-v");
           return { row: row, i: i, v: numeric || cell.hasAttribute("data-v") ? +raw : raw };
         });
         keyed.sort(function (a, b) {
@@ -143,7 +145,10 @@
     });
     tbody.addEventListener("click", function (e) {
       var row = e.target.closest("tr");
-      if (row) select(row.getAttribute("data-node"), true);
+      if (!row) return;
+      select(row.getAttribute("data-node"), true);
+      var diagram = document.getElementById("archc-diagram");
+      if (diagram && diagram.scrollIntoView) diagram.scrollIntoView({ block: "nearest" });
     });
   }
 
