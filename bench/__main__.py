@@ -24,6 +24,9 @@ MEASUREMENTS = {
     "memory": memory,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+#: Hand-written record of what profiling found and what was fixed (before and after); read
+#: when the report is written and appended to it.
+FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             "Ratios matter more than absolute times: the machine may be shared with other "
             "work (see the load average above), which slows every number by a varying amount.",
         ]
-        results.write_text(markdown(sections, facts, settings, []))
+        findings = FINDINGS.read_text().strip().splitlines() if FINDINGS.exists() else []
+        results.write_text(markdown(sections, facts, settings, findings))
         console.print(f"wrote {results}")
     return 1 if crashed else 0
 

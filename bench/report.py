@@ -70,7 +70,7 @@ def _md_table(columns: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def markdown(
-    sections: list[Section], machine: dict[str, str], settings: list[str], preamble: list[str]
+    sections: list[Section], machine: dict[str, str], settings: list[str], findings: list[str]
 ) -> str:
     """The whole run as RESULTS.md."""
     lines = [
@@ -79,7 +79,6 @@ def markdown(
         "Written by `python -m bench`; do not edit by hand (re-run it).",
         "",
     ]
-    lines += preamble + [""] if preamble else []
     lines += ["## Machine", ""]
     lines += _md_table(["fact", "value"], [[k, v] for k, v in machine.items()])
     lines += ["", "## Goals", ""]
@@ -96,4 +95,7 @@ def markdown(
         if section.rows:
             lines += _md_table(section.columns, section.rows) + [""]
         lines += [f"- {note}" for note in section.notes]
+    if findings:
+        # The findings file starts with its own level-1 title; nest it under this report.
+        lines += [""] + ["#" + line if line.startswith("#") else line for line in findings]
     return "\n".join(lines).rstrip() + "\n"
