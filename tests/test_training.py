@@ -299,6 +299,16 @@ def test_torchrun_two_gloo_processes_agree_and_resume_where_they_stopped(tmp_pat
     assert not [p for p in (tmp_path / "parts").iterdir() if p.name.startswith(".")]
 
 
+def test_normalize_must_match_the_input_channels(tmp_path):
+    result = CliRunner().invoke(main, [
+        "build", str(SPECS / "lenet5.yaml"), "-v", "modern", "--target", "train", "-o",
+        str(tmp_path), "--set", "training.normalize=[[0.5, 0.5, 0.5], [0.2, 0.2, 0.2]]"])
+    assert result.exit_code == 1
+    assert "gives 3 means and 3 stds, but the input has 1 channel(s)" in " ".join(
+        result.output.split())
+    assert not (tmp_path / "lenet5_modern" / "train.py").exists()
+
+
 def test_train_py_explains_data_and_weights_that_do_not_fit(tmp_path, small_data):
     folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern")
     np.savez(tmp_path / "tiny.npz", x=np.zeros((4, 8, 8), np.float32), y=np.zeros(4, int))
@@ -319,7 +329,8 @@ def test_image_folder_training(tmp_path):
     image = pytest.importorskip("PIL.Image")
     folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern",
                     "--set", "training.augment.random_crop=true",
-                    "--set", "training.augment.hflip=true")
+                    "--set", "training.augment.hflip=true",
+                    "--set", "training.normalize=[[0.5], [0.25]]")
     rng = np.random.default_rng(1)
     for label in ("cat", "dog"):
         (tmp_path / "images" / label).mkdir(parents=True)

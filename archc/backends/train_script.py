@@ -23,6 +23,11 @@ def render(graph: Graph) -> str:
         shape = fmt_shape(graph.output_shape)
         raise ValueError(f"train.py needs a network that outputs a vector of class scores; "
                          f"{graph.network} [{graph.variant}] outputs {shape}")
+    channels = graph.input_shape[0]
+    if training.normalize is not None and any(len(v) != channels for v in training.normalize):
+        means, stds = (len(v) for v in training.normalize)
+        raise ValueError(f"training.normalize gives {means} means and {stds} stds, but the "
+                         f"input has {channels} channel(s)")
     slots = {
         "CLASS": graph.class_name,
         "NETWORK": graph.network,
