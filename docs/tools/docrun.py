@@ -19,7 +19,7 @@ COLUMNS = 120
 
 
 def archc_shim(folder: Path, python: str = sys.executable) -> Path:
-    """Write an `archc` launcher for `python` into folder; return the folder."""
+    """Write `archc` and `python` launchers for `python` into folder; return the folder."""
     launcher = folder / "archc"
     launcher.write_text(
         "#!/bin/sh\n"
@@ -27,6 +27,10 @@ def archc_shim(folder: Path, python: str = sys.executable) -> Path:
         'from archc.cli import main; main()" "$@"\n'
     )
     launcher.chmod(0o755)
+    # `python` in a shown command is the interpreter archc runs on (the reader's venv).
+    interpreter = folder / "python"
+    interpreter.write_text(f'#!/bin/sh\nexec "{python}" "$@"\n')
+    interpreter.chmod(0o755)
     return folder
 
 
