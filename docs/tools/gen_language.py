@@ -80,6 +80,8 @@ def default_text(field: Any) -> str:
     value = field.default
     if value is PydanticUndefined:
         value = field.default_factory() if field.default_factory else None
+    if isinstance(value, BaseModel):
+        return f"its fields' defaults ({type(value).__name__})"
     return f"`{_yaml(value)}`" if _yaml(value) != "" else '`""`'
 
 
@@ -164,6 +166,42 @@ def kind_section(type_name: str) -> str:
     return "\n".join(parts)
 
 
+def nested_models(model: type[BaseModel], seen: set | None = None) -> list[type[BaseModel]]:
+    """The pydantic models a model's fields hold (through Optional, unions, lists, dicts),
+    depth first, each once."""
+    seen = set() if seen is None else seen
+    found = []
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in seen:
+                seen.add(annotation)
+                found.append(annotation)
+                found.extend(nested_models(annotation, seen))
+            return
+        for arg in typing.get_args(annotation):
+            visit(arg)
+
+    for field in model.model_fields.values():
+        visit(field.annotation)
+    return found
+
+
+def _settings_sections() -> list[str]:
+    """A section per nested settings model of the top level (beyond blocks and variants)."""
+    models = [m for m in nested_models(SpecFile) if m not in (BlockSpec, VariantSpec)]
+    if not models:
+        return []
+    out = [
+        "## Settings sections\n\nTop-level keys whose values are mappings of their own "
+        "(the type column above names them):\n"
+    ]
+    for model in models:
+        doc = " ".join((inspect.getdoc(model) or "").split("```")[0].split())
+        out.append(f"### {model.__name__}\n\n{doc}\n\n" + fields_table(model))
+    return out
+
+
 def _kinds_by_family() -> list[str]:
     order = ["conv", "pool", "norm", "act", "fc", "merge", "other"]
     return sorted(
@@ -191,6 +229,7 @@ def generate() -> str:
         f"## Variants\n\nEach entry of `variants:` is a variant. "
         f"{VariantSpec.__doc__.strip()}\n\n" + fields_table(VariantSpec)
     )
+    out.extend(_settings_sections())
     funcs = ", ".join(f"`{name}`" for name in sorted(FUNCTIONS))
     out.append(
         "## Expressions\n\nA string where a number, boolean or list is expected is an "
