@@ -28,10 +28,14 @@ from click.testing import CliRunner
 from archc.cli import main
 
 CORPUS = Path(__file__).resolve().parent / "bad_specs"
-EXPECT = re.compile(r"#\s*expect:\s*(?:(?P<file>[^\s:]+):)?(?P<line>\d+):(?P<col>\d+)\s+"
-                    r"error\[(?P<code>[A-Z0-9-]+)\]\s*(?P<words>.*)$")
-DIAGNOSTIC = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): "
-                        r"(?P<severity>error|warning)\[(?P<code>[A-Z0-9-]+)\]: (?P<message>.*)$")
+EXPECT = re.compile(
+    r"#\s*expect:\s*(?:(?P<file>[^\s:]+):)?(?P<line>\d+):(?P<col>\d+)\s+"
+    r"error\[(?P<code>[A-Z0-9-]+)\]\s*(?P<words>.*)$"
+)
+DIAGNOSTIC = re.compile(
+    r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): "
+    r"(?P<severity>error|warning)\[(?P<code>[A-Z0-9-]+)\]: (?P<message>.*)$"
+)
 
 
 @dataclass
@@ -66,8 +70,15 @@ def _cases() -> list[Case]:
             match = EXPECT.match(line)
             if match:
                 words = [w.strip() for w in match["words"].split("|") if w.strip()]
-                expected.append(Expected(match["file"] or path.name, int(match["line"]),
-                                         int(match["col"]), match["code"], words))
+                expected.append(
+                    Expected(
+                        match["file"] or path.name,
+                        int(match["line"]),
+                        int(match["col"]),
+                        match["code"],
+                        words,
+                    )
+                )
         assert expected, f"{path.name}: no '# expect:' line"
         cases.append(Case(path, args, expected))
     return cases
@@ -77,8 +88,11 @@ CASES = _cases()
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _blocks(stderr: str) -> list[tuple[re.Match, str]]:
@@ -102,14 +116,17 @@ def check_output(case: Case, exit_code: int, stdout: str, stderr: str) -> None:
     shown = "\n".join(m.group(0) for m, _ in errors) or stderr
     assert len(errors) == len(case.expected), f"expected {len(case.expected)} error(s):\n{shown}"
     for want in case.expected:
-        found = [(m, text) for m, text in errors
-                 if m["code"] == want.code and m["file"] == want.file]
+        found = [
+            (m, text) for m, text in errors if m["code"] == want.code and m["file"] == want.file
+        ]
         assert found, f"no {want.code} in {want.file}:\n{shown}"
         places = [(int(m["line"]), int(m["col"])) for m, _ in found]
         assert (want.line, want.col) in places, (
-            f"{want.code} expected at {want.line}:{want.col}, got {places}:\n{shown}")
-        text = next(text for m, text in found if (int(m["line"]), int(m["col"])) ==
-                    (want.line, want.col))
+            f"{want.code} expected at {want.line}:{want.col}, got {places}:\n{shown}"
+        )
+        text = next(
+            text for m, text in found if (int(m["line"]), int(m["col"])) == (want.line, want.col)
+        )
         for word in want.words:
             assert word in text, f"{want.code}: {word!r} missing from:\n{text}"
 
@@ -126,14 +143,20 @@ def test_bad_spec(case: Case, monkeypatch):
     before = _snapshot(CORPUS)
     result = CliRunner().invoke(main, ["check", case.path.name, *case.args])
     # CliRunner would swallow an exception that escaped main; it must not exist.
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        repr(result.exception))
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     check_output(case, result.exit_code, result.stdout, result.stderr)
     assert _snapshot(CORPUS) == before, "the check wrote or changed a file"
 
 
-SUBPROCESS_SAMPLE = ["yaml_python_tag.yaml", "not_utf8.bin", "add_channel_mismatch.yaml",
-                     "import_cycle.yaml", "unknown_variant_cli.yaml"]
+SUBPROCESS_SAMPLE = [
+    "yaml_python_tag.yaml",
+    "not_utf8.bin",
+    "add_channel_mismatch.yaml",
+    "import_cycle.yaml",
+    "unknown_variant_cli.yaml",
+]
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_SAMPLE)
@@ -144,7 +167,11 @@ def test_bad_spec_in_a_real_process(name: str, tmp_path):
     env = dict(os.environ, ARCHC_DEBUG="0")
     proc = subprocess.run(
         [sys.executable, "-c", "from archc.cli import main; main()", "check", name, *case.args],
-        cwd=CORPUS, capture_output=True, text=True, timeout=60, env=env,
+        cwd=CORPUS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     check_output(case, proc.returncode, proc.stdout, proc.stderr)
     assert _snapshot(CORPUS) == before
@@ -156,8 +183,11 @@ def test_summary_and_build_refuse_bad_specs_without_writing(tmp_path, monkeypatc
     monkeypatch.chdir(CORPUS)
     case = next(c for c in CASES if c.path.name == "kernel_larger_than_input.yaml")
     out = tmp_path / "out"
-    for args in (["summary", case.path.name], ["summary", case.path.name, "--json"],
-                 ["build", case.path.name, "-o", str(out), "--target", "summary"]):
+    for args in (
+        ["summary", case.path.name],
+        ["summary", case.path.name, "--json"],
+        ["build", case.path.name, "-o", str(out), "--target", "summary"],
+    ):
         result = CliRunner().invoke(main, args)
         check_output(case, result.exit_code, result.stdout, result.stderr)
         assert result.stdout == ""
