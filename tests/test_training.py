@@ -169,15 +169,19 @@ def test_build_writes_train_py_by_default_only_with_a_training_section(write_spe
     out = tmp_path / "out"
     assert runner.invoke(main, ["build", str(path), "-o", str(out), "--target",
                                 "summary"]).exit_code == 0
-    assert not (out / "small_base" / "train.py").exists()
+    assert not (out / "small_base" / "train.py").exists()  # not asked for
     pytest.importorskip("torch")
-    result = runner.invoke(main, ["build", str(path), "-o", str(out), "--target",
-                                  "pytorch,train"])
-    assert result.exit_code == 0, result.output
+    pytest.importorskip("onnx")
+    for spec in (path, SPECS / "lenet5.yaml"):  # the default targets
+        result = runner.invoke(main, ["build", str(spec), "-o", str(out)])
+        assert result.exit_code == 0, result.output
     assert (out / "small_base" / "train.py").exists()
-    lenet = runner.invoke(main, ["build", str(SPECS / "lenet5.yaml"), "-o", str(out),
-                                 "--target", "pytorch,summary"])
-    assert lenet.exit_code == 0 and not (out / "lenet5_paper" / "train.py").exists()
+    assert (out / "small_base" / "model.py").exists()
+    assert (out / "lenet5_paper" / "model.py").exists()
+    assert not (out / "lenet5_paper" / "train.py").exists()  # lenet5.yaml has no training:
+    explicit = runner.invoke(main, ["build", str(SPECS / "lenet5.yaml"), "-o", str(out),
+                                    "--target", "train"])
+    assert explicit.exit_code == 0 and (out / "lenet5_paper" / "train.py").exists()
 
 
 # --- train.py, run for real ------------------------------------------------------------
@@ -246,6 +250,43 @@ def test_generated_model_honours_trainable(write_spec, tmp_path):
     net = getattr(generated, summary["class_name"])()
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     assert trainable == summary["totals"]["trainable_params"] == SECOND_CONV + FC
+
+
+def _import(path: Path, name: str):
+    """Import a generated file (and the model.py beside it) as a fresh module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop("model", None)
+        if str(path.parent) in sys.path:
+            sys.path.remove(str(path.parent))
+    return module
+
+
+@pytest.mark.parametrize("ending, kind", [("", "logits"), ("  - soft-max\n", "probabilities")])
+def test_train_py_reads_the_output_as_class_scores(write_spec, tmp_path, ending, kind):
+    text = SMALL.replace("blocks:\n", ending + "blocks:\n", 1)
+    folder = _build(write_spec(text), tmp_path)
+    train = _import(folder / "train.py", f"train_{kind}")
+    assert train.OUTPUT == kind
+    logits = torch.randn(5, 3)
+    labels = torch.tensor([0, 2, 1, 1, 0])
+    output = logits.softmax(1) if kind == "probabilities" else logits
+    # The loss train.py minimises is the cross-entropy of the logits behind the output.
+    loss = torch.nn.functional.cross_entropy(train.to_scores(output), labels)
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits, labels), atol=1e-6)
+
+
+def test_lenet5_paper_rbf_penalties_are_negated(tmp_path):
+    folder = _build(SPECS / "lenet5.yaml", tmp_path)
+    train = _import(folder / "train.py", "train_rbf")
+    assert train.OUTPUT == "penalties"
+    penalties = torch.tensor([[3.0, 1.0, 2.0]])
+    assert train.to_scores(penalties).argmax(1).item() == 1  # the nearest centre wins
 
 
 @pytest.fixture(scope="module")

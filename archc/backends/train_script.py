@@ -39,6 +39,7 @@ def render(graph: Graph) -> str:
         "LAST_CLASS": str(graph.output_shape[0] - 1),
         "CONFIG": _literal(config, ""),
         "FOLDER": folder_name(graph.network, graph.variant),
+        "OUTPUT": graph.nodes[graph.output].layer.output_scores,
     }
     text = TEMPLATE
     for key, value in slots.items():

@@ -14,8 +14,8 @@ TEMPLATE = '''\
 
 DATA (and VAL) is a .npz file (arrays `x`, `y`), a .pt file (a dict of tensors `x`, `y`),
 or a folder with one sub-folder of images per class (needs Pillow). Examples are
-{{INPUT_TEXT}} (channels first); labels are class indices 0..{{LAST_CLASS}}. The network is
-expected to output class scores (logits); training minimises their cross-entropy.
+{{INPUT_TEXT}} (channels first); labels are class indices 0..{{LAST_CLASS}}. The network outputs {{OUTPUT}}; training
+minimises the cross-entropy of the class scores they stand for.
 
 Every epoch prints its metrics and rank 0 writes OUT/last.pt (model, optimizer, scheduler,
 epoch: --resume continues from it exactly), OUT/model.pt (the bare state_dict) and a line
@@ -43,6 +43,8 @@ from model import {{CLASS}} as Model  # noqa: E402
 
 INPUT_SHAPE = {{INPUT_SHAPE}}
 NUM_CLASSES = {{NUM_CLASSES}}
+#: What the network outputs: "logits", "penalties" (lower wins) or "probabilities".
+OUTPUT = "{{OUTPUT}}"
 #: The spec's `training:` section, as archc resolved it for this variant.
 CONFIG = {{CONFIG}}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff",
@@ -210,6 +212,15 @@ def split(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
 # --- training --------------------------------------------------------------------------
 
 
+def to_scores(output: torch.Tensor) -> torch.Tensor:
+    """The network's output as class scores (logits) for the cross-entropy loss."""
+    if OUTPUT == "penalties":  # LeNet-5's RBF units: the loss of its eq. 9 uses -y
+        return -output
+    if OUTPUT == "probabilities":
+        return output.clamp_min(1e-12).log()
+    return output
+
+
 def optimizer_for(model: nn.Module) -> torch.optim.Optimizer:
     """The optimizer of CONFIG, over the parameters that train (`trainable` in the spec)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -288,7 +299,7 @@ def run_epoch(model, loader, criterion, device, optimizer=None, progress=None,
         for step, (x, y) in enumerate(loader, 1):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             x = normalise(x)
-            scores = model(x)
+            scores = to_scores(model(x))
             loss = criterion(scores, y)
             if training:
                 optimizer.zero_grad(set_to_none=True)

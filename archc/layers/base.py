@@ -137,6 +137,9 @@ class LayerKind:
     shape_rule: ClassVar[str] = "the input's volume, unchanged"
     #: The learnable parameters (and buffers) as a formula, for docs/language.md.
     param_rule: ClassVar[str] = "none"
+    #: What the network's output means when this kind produces it, for training code:
+    #: "logits" (higher wins), "penalties" (lower wins: RBF distances) or "probabilities".
+    output_scores: ClassVar[str] = "logits"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

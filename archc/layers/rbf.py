@@ -26,6 +26,9 @@ class RBF(LayerKind):
     family = "fc"
     shape_rule = "the vector `out`; the input must be a vector of N features"
     param_rule = "none; buffers: out * N fixed centres"
+    # The paper's loss (eq. 9) is cross-entropy over the negated penalties (plus a constant
+    # "rubbish class"), so training code reads -y as class scores.
+    output_scores = "penalties"
     torch_helpers = {
         "RBF": '''
 class RBF(nn.Module):

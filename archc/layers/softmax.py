@@ -21,6 +21,7 @@ class Softmax(LayerKind):
     Fields = SoftmaxFields
     family = "act"
     notation = {r"soft-?max": {}}
+    output_scores = "probabilities"
 
     def torch(self, f: SoftmaxFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode("nn.Softmax(dim=1)", saves_output=True)
