@@ -14,8 +14,9 @@ TEMPLATE = '''\
 
 DATA (and VAL) is a .npz file (arrays `x`, `y`), a .pt file (a dict of tensors `x`, `y`),
 or a folder with one sub-folder of images per class (needs Pillow). Examples are
-{{INPUT_TEXT}} (channels first); labels are class indices 0..{{LAST_CLASS}}. The network outputs {{OUTPUT}}; training
-minimises the cross-entropy of the class scores they stand for.
+{{INPUT_TEXT}} (channels first); labels are class indices 0..{{LAST_CLASS}}.
+The network outputs {{OUTPUT}}; training minimises the cross-entropy of the class scores
+they stand for.
 
 Every epoch prints its metrics and rank 0 writes OUT/last.pt (model, optimizer, scheduler,
 epoch: --resume continues from it exactly), OUT/model.pt (the bare state_dict) and a line
