@@ -64,7 +64,7 @@ def anchor(code: str) -> str:
     return code.lower()
 
 
-def section(code: str, entry: dict) -> str:
+def section(code: str, entry: dict, run: tuple[int, str, str] | None = None) -> str:
     """The page section of one code."""
     explain = " ".join(entry["explain"].split())
     fix = " ".join(entry["fix"].split())
@@ -79,7 +79,7 @@ def section(code: str, entry: dict) -> str:
     head = f"## {code}\n\n**{entry['title'].capitalize()}.** {explain}\n"
     if entry.get("no_example"):
         return f"{head}\n**Fix:** {fix}\n"
-    _, command, output = run_example(entry)
+    _, command, output = run or run_example(entry)
     return f"{head}{spec}{files}\n```console\n$ {command}\n{output}\n```\n\n**Fix:** {fix}\n"
 
 
@@ -91,7 +91,7 @@ def committed_sections(page: Path = REPO / "docs" / "errors.md") -> dict[str, st
     return {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
 
 
-def generate(skip_slow: bool = False) -> str:
+def generate(skip_slow: bool = False, runs: dict | None = None) -> str:
     """The whole of docs/errors.md; with skip_slow, `slow` entries keep their committed
     sections instead of being run again."""
     catalog = load_catalog()
@@ -100,7 +100,9 @@ def generate(skip_slow: bool = False) -> str:
         f"| [{code}](#{anchor(code)}) | {entry['title']} |\n" for code, entry in catalog.items()
     )
     sections = [
-        kept[code] if entry.get("slow") and code in kept else section(code, entry)
+        kept[code]
+        if entry.get("slow") and code in kept
+        else section(code, entry, (runs or {}).get(code))
         for code, entry in catalog.items()
     ]
     return "\n".join([HEADER, index, *sections])
