@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import archc
 from archc.cli import main
 from archc.transfer import RECIPES, TransferError, plan_transfer
-from tests.conftest import ROOT, SPECS
+from tests.conftest import ROOT, SPECS, torchvision_fixture
 
 TINY = ROOT / "tests" / "transfer_specs" / "tiny_vgg.yaml"
 
@@ -54,6 +54,21 @@ def test_vgg_plan_copies_the_first_four_convs_and_three_fcs_of_a(deeper):
     # A's other conv layers (8 weight layers in all, 4 copied) are left behind.
     assert {key.rsplit(".", 1)[0] for key, _ in plan.skipped} == {
         "features.11", "features.13", "features.16", "features.18"}
+
+
+@pytest.mark.parametrize("deeper, model", [("D", "vgg16"), ("E", "vgg19")])
+def test_vgg_plan_uses_torchvisions_own_keys_and_shapes(deeper, model):
+    """The plan's names and shapes are those of torchvision's vgg11 and vgg16/vgg19."""
+    def tensors(name):
+        return {key: tuple(shape) for key, shape, _ in torchvision_fixture(name)["state_dict"]}
+
+    source, target = tensors("vgg11"), tensors(model)
+    plan = plan_transfer(archc.load(SPECS / "vgg.yaml", "A"),
+                         archc.load(SPECS / "vgg.yaml", deeper), "vgg")
+    for copy in plan.copies:
+        assert source[copy.source] == copy.shape == target[copy.target], copy
+    assert {c.target for c in plan.copies} | {k for k, _ in plan.initialised} == set(target)
+    assert {c.source for c in plan.copies} | {k for k, _ in plan.skipped} == set(source)
 
 
 def test_plain_order_would_pair_layers_of_different_shapes():
