@@ -264,3 +264,22 @@ def test_cli_refuses_a_plan_that_copies_nothing(tmp_path, checkpoint_a):
     assert result.exit_code == 1
     assert "plan 'names' copies nothing from tiny_vgg#A into lenet5#modern" in result.output
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_full_size_vgg_a_into_d():
+    """The paper's own networks at 224x224 (133M and 138M parameters): slow, not default."""
+    from archc.backends.pytorch import compile_module
+
+    a_net, d_net = archc.load(SPECS / "vgg.yaml", "A"), archc.load(SPECS / "vgg.yaml", "D")
+    torch.manual_seed(0)
+    source, target = compile_module(a_net.graph), compile_module(d_net.graph)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    plan = archc.transfer(source, target, plan_transfer(a_net, d_net, "vgg"))
+    state, pairs = target.state_dict(), {c.target: c.source for c in plan.copies}
+    for key, value in state.items():
+        expected = source.state_dict()[pairs[key]] if key in pairs else before[key]
+        assert torch.equal(value, expected), key
+    assert plan.copied_params() == sum(
+        a * b * c * d + a for a, b, c, d in VGG_A_FIRST_CONVS) + sum(
+        o * i + o for o, i in VGG_FCS)
