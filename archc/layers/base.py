@@ -219,10 +219,10 @@ def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int, cei
     """PyTorch's output length of a window over one axis (floor or ceil mode)."""
     span = dilation * (kernel - 1) + 1
     numerator = size + 2 * pad - span
-    if numerator < 0:
-        return 0
     if not ceil:
-        return numerator // stride + 1
+        return numerator // stride + 1 if numerator >= 0 else 0
+    # Ceil mode keeps a window that hangs over the end, even one wider than the whole
+    # padded input (a 2x2 pool of a 1x1 volume gives 1x1 in PyTorch).
     out = -(-numerator // stride) + 1
     # PyTorch drops a last window that would start inside the right padding only.
     if (out - 1) * stride >= size + pad:
