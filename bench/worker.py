@@ -141,11 +141,30 @@ def models(
     )
 
 
+def check_timed(path: str) -> dict:
+    """`archc check PATH` inside this process, timed without interpreter start and imports."""
+    import gc
+
+    from archc.cli import main
+    from archc.pipeline import analyse  # noqa: F401  (imported lazily by the command)
+    from archc.spec.loader import load_spec  # noqa: F401
+
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        main(["check", path], standalone_mode=False)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "code": code}
+
+
 JOBS = {
     "analysis-archc": analysis_archc,
     "analysis-torchinfo": analysis_torchinfo,
     "export-onnx": export_onnx,
     "models": models,
+    "check-timed": check_timed,
 }
 
 
