@@ -256,3 +256,58 @@ def test_the_schema_flags_mistakes(mistake, schema_validator, write_spec):
     assert list(schema_validator.iter_errors(_yaml(path))), mistake
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 1 and "error[E-" in result.output, result.output
+
+
+# --- the figures the tutorial quotes, against their outside sources --------------------
+
+
+def _summary(name: str, variant: str | None = None) -> dict:
+    import archc
+
+    return archc.load(ROOT / "docs" / "examples" / f"{name}.yaml", variant).summary()
+
+
+def _layer(summary: dict, name: str) -> dict:
+    return next(row for row in summary["layers"] if row["name"] == name)
+
+
+def test_tutorial_lenet_matches_the_paper():
+    """LeCun et al. 1998, section II.B: C1 28x28x6 with 156 trainable parameters, S2
+    14x14x6, C3 10x10x16, S4 5x5x16, C5 48,120 trainable parameters, F6 84 units."""
+    s = _summary("lenet")
+    assert _layer(s, "c1")["output_shape"] == [6, 28, 28] and _layer(s, "c1")["params"] == 156
+    assert _layer(s, "s2")["output_shape"] == [6, 14, 14]
+    assert _layer(s, "c3")["output_shape"] == [16, 10, 10]
+    assert _layer(s, "s4")["output_shape"] == [16, 5, 5]
+    assert _layer(s, "c5")["params"] == 48_120 and _layer(s, "f6")["output_shape"] == [84]
+
+
+def test_tutorial_residual_blocks_match_torchvision_resnet18():
+    """torchvision's resnet18: layer1.0 has 2 * (64*64*9 + 2*64) = 73,984 parameters and
+    layer2.0 128*64*9 + 128*128*9 + 128*64 + 3 * 2*128 = 230,144 (BasicBlock's code)."""
+    s = _summary("residual")
+    per_block: dict[str, int] = {}
+    for row in s["layers"]:
+        block = row["name"].split(".")[0]
+        per_block[block] = per_block.get(block, 0) + row["params"]
+    assert per_block == {"layer1": 73_984, "layer2": 230_144}
+    assert "layer1.downsample.0" not in {r["name"] for r in s["layers"]}
+    assert _layer(s, "layer2.downsample.0")["output_shape"] == [128, 28, 28]
+
+
+def test_tutorial_inception_matches_googlenet_table1():
+    """Szegedy et al. 2014, Table 1, inception (3a): output 28x28x256, 128M ops."""
+    s = _summary("inception")
+    assert s["output_shape"] == [256, 28, 28]
+    assert round(s["totals"]["macs"] / 1e6) == 128
+
+
+def test_tutorial_vgg_matches_torchvision_and_cs231n():
+    """torchvision's vgg11 (column A) has 132,863,336 parameters and vgg16 (D)
+    138,357,544; CS231n's VGG16 walk-through counts 15,237,608 activations (CONTRACT.md)."""
+    assert _summary("vgg", "A")["totals"]["params"] == 132_863_336
+    d = _summary("vgg", "D")["totals"]
+    assert d["params"] == 138_357_544 and d["activation_elements"] == 15_237_608
+    assert round(d["macs"] / 1e9, 2) == 15.47
+    bn = _summary("vgg", "D-BN")["totals"]
+    assert bn["params"] == 138_365_992  # torchvision's vgg16_bn
