@@ -36,10 +36,12 @@ class RBF(nn.Module):
 
     def __init__(self, in_features, out_features):
         super().__init__()
-        # LeNet-5's centres were stylized +1/-1 bitmaps of the characters; any fixed
-        # +-1 pattern keeps the layer's role, and checkpoints overwrite it.
-        codes = torch.arange(out_features * in_features).reshape(out_features, in_features)
-        self.register_buffer("centers", ((codes * 7919) % 2 * 2 - 1).float())
+        # LeNet-5's centres were stylized +1/-1 bitmaps of the characters (7x12 = 84
+        # pixels); any fixed +-1 codes that differ between classes keep the layer's role,
+        # and checkpoints overwrite them. A seeded generator keeps the codes deterministic.
+        generator = torch.Generator().manual_seed(1998)
+        bits = torch.randint(0, 2, (out_features, in_features), generator=generator)
+        self.register_buffer("centers", (bits * 2 - 1).float())
 
     def forward(self, x):
         return (x[:, None, :] - self.centers[None]).pow(2).sum(-1)
