@@ -36,7 +36,7 @@ def run(ctx: Context) -> Section:
     headline = None
     imports: list[str] = []
     for name in networks:
-        ref = spec_for(name, ctx.scratch)
+        ref = spec_for(name)
         if ref is None:
             section.rows.append([name, "no spec yet", "", "", "", "", "", "", "", "", ""])
             section.notes.append(f"{name}: no spec in specs/ yet, so nothing to compare.")

@@ -20,7 +20,7 @@ def run(ctx: Context) -> Section:
         f"5. Build: archc build vs bare ONNX export ({name})",
         ["command", "median wall", "min wall", "runs"],
     )
-    ref = spec_for(name, ctx.scratch)
+    ref = spec_for(name)
     goal = f"build overhead < {GOAL_PERCENT:g}% of the bare export"
     if ref is None:
         section.error = f"no {name} spec"

@@ -15,7 +15,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-NOTES = Path("/work/notes")
 PYCACHE = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"archc-bench-pycache-{os.getuid()}")
 
 

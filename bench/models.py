@@ -44,7 +44,7 @@ def run(ctx: Context) -> Section:
     measured_all = True
     not_compiled = []
     for name, (batch, size) in plan.items():
-        ref = spec_for(name, ctx.scratch)
+        ref = spec_for(name)
         if ref is None:
             section.notes.append(f"{name}: no spec yet; hand-written only.")
             spec, variant = "", ""

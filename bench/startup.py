@@ -33,7 +33,7 @@ def run(ctx: Context) -> Section:
         "3. Start-up: archc check vs bare interpreter",
         ["command", "median wall", "min wall", "runs"],
     )
-    ref = spec_for("vgg16", ctx.scratch)
+    ref = spec_for("vgg16")
     if ref is None:
         section.error = "no VGG spec"
         section.goals.append(Goal(f"start-up < {GOAL_MS} ms over a bare interpreter"))

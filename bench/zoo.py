@@ -1,4 +1,4 @@
-"""Where the benchmark finds the zoo's specs (with fall-backs while the zoo is being written)."""
+"""Where the benchmark finds the zoo's specs, and copies of them at other input sizes."""
 
 from __future__ import annotations
 
@@ -7,25 +7,25 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import NOTES, SPECS
+from bench.common import SPECS
 
 
 @dataclass(frozen=True)
 class SpecRef:
-    """A spec file and the variant to use; `note` says if a fall-back was used."""
+    """A spec file and the variant to use; `note` says how it differs from the zoo's."""
 
     path: Path
     variant: str | None
     note: str = ""
 
 
-#: Benchmark network -> (zoo file, variant, draft file, params a draft variant needs).
+#: Benchmark network -> (zoo file, variant).
 _ZOO = {
-    "resnet50": ("resnet.yaml", "50", "resnet_draft.yaml", {}),
-    "resnet152": ("resnet.yaml", "152", "resnet_draft.yaml", {"stages": [3, 8, 36, 3]}),
-    "resnet18": ("resnet.yaml", "18", "resnet_draft.yaml", {}),
-    "vgg16": ("vgg.yaml", "D", "vgg_draft.yaml", None),
-    "inception_v3": ("inception_v3.yaml", "torchvision", None, None),
+    "resnet18": ("resnet.yaml", "18"),
+    "resnet50": ("resnet.yaml", "50"),
+    "resnet152": ("resnet.yaml", "152"),
+    "vgg16": ("vgg.yaml", "D"),
+    "inception_v3": ("inception_v3.yaml", "torchvision"),
 }
 
 
@@ -37,25 +37,13 @@ def _has_variant(path: Path, variant: str) -> bool:
     return isinstance(data, dict) and variant in (data.get("variants") or {})
 
 
-def spec_for(network: str, scratch: Path) -> SpecRef | None:
-    """The spec of a benchmark network: the zoo's file, else a draft, else None."""
-    zoo_file, variant, draft, extra = _ZOO[network]
+def spec_for(network: str) -> SpecRef | None:
+    """The zoo spec of a benchmark network, or None while the zoo lacks it."""
+    zoo_file, variant = _ZOO[network]
     path = SPECS / zoo_file
     if path.exists() and _has_variant(path, variant):
         return SpecRef(path, variant)
-    if draft is None or not (NOTES / draft).exists():
-        return None
-    draft_path = NOTES / draft
-    if _has_variant(draft_path, variant):
-        return SpecRef(draft_path, variant, f"draft {draft_path}")
-    if extra is None:
-        return None
-    # The draft lacks this variant: add it (a copy in the scratch folder, drafts stay as is).
-    data = yaml.safe_load(draft_path.read_text())
-    data.setdefault("variants", {})[variant] = {"params": extra}
-    copy = scratch / f"{network}_from_draft.yaml"
-    copy.write_text(yaml.safe_dump(data, sort_keys=False))
-    return SpecRef(copy, variant, f"draft {draft_path} with variant {variant} added")
+    return None
 
 
 def with_input(ref: SpecRef, size: tuple[int, int, int], scratch: Path) -> SpecRef:
