@@ -49,6 +49,7 @@ def _shown_blocks(page: str) -> list[tuple[str, str]]:
     return [(command, output.rstrip("\n")) for command, output in found]
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the README draws with Graphviz")
 @pytest.mark.parametrize("page", ["README.md", "docs/tutorial.md"])
 def test_fresh_clone_prints_what_the_docs_show(clone, page):
     """Each command the page shows prints, in a fresh clone, exactly what the page shows."""
