@@ -311,3 +311,34 @@ def test_tutorial_vgg_matches_torchvision_and_cs231n():
     assert round(d["macs"] / 1e9, 2) == 15.47
     bn = _summary("vgg", "D-BN")["totals"]
     assert bn["params"] == 138_365_992  # torchvision's vgg16_bn
+
+
+def _messages(errors) -> list[str]:
+    found = []
+    for error in errors:
+        found.append(error.message)
+        found.extend(_messages(error.context))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("{type: conv, out: 4, kernal: 3}", "'kernal' was unexpected"),
+        ("{type: conv, out: 4}", "'kernel' is a required property"),
+        ("{type: dropout, p: 2}", "2 is greater than the maximum of 1"),
+    ],
+)
+def test_the_schema_names_the_field_at_fault(entry, words, schema_validator):
+    """An editor shows the layer kind's own complaint, not only 'not valid under any'."""
+    import yaml
+
+    spec = yaml.safe_load(f"network: n\ninput: [3, 8, 8]\nlayers:\n  - {entry}\n")
+    assert any(words in m for m in _messages(schema_validator.iter_errors(spec)))
+
+
+def test_the_schema_completes_layer_kinds(schema_validator):
+    entry = schema_validator.schema["$defs"]["LayerEntry"]
+    mapping = next(option for option in entry["anyOf"] if option.get("type") == "object")
+    kinds = mapping["properties"]["type"]["anyOf"][0]["enum"]
+    assert kinds == sorted(REGISTRY)

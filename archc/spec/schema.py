@@ -64,20 +64,34 @@ def layer_schema(type_name: str) -> dict[str, Any]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file, for editors (`archc schema`)."""
     schema = copy.deepcopy(SpecFile.model_json_schema())
-    layer_kinds = [layer_schema(name) for name in sorted(REGISTRY)]
-    other = {
+    # One object schema for every mapping entry, with an if/then per layer kind: an editor
+    # then reports the field at fault ("'kernal' was unexpected") instead of "not valid
+    # under any of the given schemas", and completes `type:` with the kinds' names.
+    mapping = {
         "type": "object",
-        "description": "a block instance ({type: bottleneck, planes: 64}) or a sequential "
-        "({name: features, layers: [...]})",
-        "properties": {"type": {"type": "string"}, "layers": {}, **_entry_keys_schema()},
-        "not": {"properties": {"type": {"enum": sorted(REGISTRY)}}, "required": ["type"]},
+        "description": "a layer ({type: conv, out: 64, kernel: 3}), a block instance "
+        "({type: bottleneck, planes: 64}) or a sequential ({name: features, layers: [...]})",
+        "properties": {
+            "type": {
+                "anyOf": [{"enum": sorted(REGISTRY)}, {"type": "string"}],
+                "description": ENTRY_KEYS["type"],
+            },
+            "layers": {"description": ENTRY_KEYS["layers"]},
+            **_entry_keys_schema(),
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": layer_schema(name),
+            }
+            for name in sorted(REGISTRY)
+        ],
     }
     entry = {
         "anyOf": [
             {"type": "string", "description": "a layer kind, block name or paper notation "
              "(conv3-64, maxpool, FC-4096, soft-max, LRN)"},
-            *layer_kinds,
-            other,
+            mapping,
         ]
     }
     schema.setdefault("$defs", {})["LayerEntry"] = entry
