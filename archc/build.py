@@ -86,19 +86,64 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
         if need and need not in ordered:
             ordered.insert(ordered.index(target), need)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{folder.name}.staging-"))
+    _remove_stale_staging(out, folder.name)
+    # The pid in the name lets a later build tell a killed build's leftovers from a live one.
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{folder.name}.staging-{os.getpid()}-"))
     try:
         for target in ordered:
             _target(target)(graph, staging, {"check": check})
         produced = [p for p in sorted(staging.rglob("*")) if p.is_file()]
-        keep = {p for p in produced if _belongs(p.name, targets)}
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in produced:
-            if path in keep:
-                os.replace(path, folder / path.relative_to(staging))
+        _commit(staging, folder, [p for p in produced if _belongs(p.name, targets)])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _commit(staging: Path, folder: Path, files: list[Path]) -> None:
+    """Move staged files into `folder`, all or none: until every rename has succeeded the
+    files they replace are kept (as hard links), and any failure, Ctrl-C included, puts
+    them back."""
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    backup = Path(tempfile.mkdtemp(dir=staging, prefix=".previous-"))
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for path in files:
+            dest = folder / path.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            saved = None
+            if dest.exists():
+                saved = backup / str(len(done))
+                os.link(dest, saved)
+            os.replace(path, dest)
+            done.append((dest, saved))
+    except BaseException:
+        for dest, saved in reversed(done):
+            if saved is None:
+                dest.unlink(missing_ok=True)
+            else:
+                os.replace(saved, dest)
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _remove_stale_staging(out: Path, name: str) -> None:
+    """Remove staging folders left by builds of `name` that were killed (their pid is gone)."""
+    for path in out.glob(f".{name}.staging-*"):
+        pid = path.name.removeprefix(f".{name}.staging-").split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but not ours to signal
+    return True
 
 
 _FILES = {
@@ -165,6 +210,12 @@ def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Pa
             except BuildError as exc:
                 ok = False
                 console.print(f"[red]error[/red]: {label}: {exc}", highlight=False)
+            except OSError as exc:  # a full disk, a read-only folder: not a bug in archc
+                ok = False
+                where = f" ({exc.filename})" if exc.filename else ""
+                console.print(f"[red]error[/red]: {label}: cannot write the outputs{where}: "
+                              f"{exc.strerror or exc}; earlier outputs are unchanged",
+                              highlight=False)
             reporter.diagnostics.extend(
                 d for d in variant_reporter.warnings if d not in reporter.diagnostics
             )
