@@ -295,6 +295,18 @@ def _collect_blocks(
                 raw_blocks.key_span(name),
             )
             continue
+        if (len(name) > MAX_NAME_LENGTH or not (name.isascii() and name.isidentifier())
+                or keyword.iskeyword(name)):
+            # A block's name is its instances' default module name: generated code and
+            # state_dict keys.
+            reporter.error(
+                "E-NAME-INVALID",
+                f"block name {name[:MAX_NAME_LENGTH]!r} is not a plain identifier (ASCII "
+                f"letters, digits and _, not a Python keyword, at most {MAX_NAME_LENGTH} "
+                "characters)",
+                raw_blocks.key_span(name),
+            )
+            continue
         spec.blocks[name] = Block(name, block, raw_blocks[name], raw_blocks.key_span(name))
     raw_imports = raw.get("imports") or []
     for i, target in enumerate(imports):
