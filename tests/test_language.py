@@ -177,3 +177,37 @@ layers:
     assert diagnostic.code == "E-SHAPE-ADD"
     assert (diagnostic.span.line, diagnostic.span.col) == (6, 36)
     assert diagnostic.message == "add 'sum': inputs 32x32x8 and 16x16x16 differ"
+
+
+INIT_SPEC = """\
+network: inits
+input: [3, 8, 8]
+init: xavier
+blocks:
+  pair:
+    params: {}
+    layers:
+      - {name: a, type: conv, out: 4, kernel: 3, padding: 1}
+      - {name: b, type: conv, out: 4, kernel: 3, padding: 1, init: normal}
+layers:
+  - {name: first, type: pair, init: he}
+  - {name: second, type: pair}
+  - {name: stack, layers: [conv1-4, conv1-4], init: zeros}
+"""
+
+
+def test_init_on_containers_applies_inside(write_spec):
+    graph = archc.load(write_spec(INIT_SPEC)).graph
+    inits = {n.path: n.init for n in graph.layers()}
+    # The layer's own init wins, then the nearest container's; None means the spec's.
+    assert inits == {"first.a": "he", "first.b": "normal", "second.a": None,
+                     "second.b": "normal", "stack.0": "zeros", "stack.1": "zeros"}
+
+
+def test_unknown_init_on_a_container_is_reported_once_at_its_key(write_spec):
+    path = write_spec(INIT_SPEC.replace("init: he}", "init: hee}"))
+    with pytest.raises(SpecError) as info:
+        archc.load(path)
+    (diagnostic,) = info.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("E-INIT", 11, 37)
+    assert "did you mean 'he'?" in diagnostic.format()

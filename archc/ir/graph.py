@@ -55,6 +55,8 @@ class Node:
     parent: Module | None = None
     trainable: bool = True
     init: str | None = None
+    #: Where the `init:` in force is written (the layer's own, or a container's).
+    init_span: Span | None = None
     tensors: list[Tensor] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     receptive_field: ReceptiveField | None = None

@@ -67,6 +67,16 @@ class Scope:
     #: Whether entries train by default: `trainable: false` on a Sequential or a block
     #: instance freezes everything inside it unless an entry says otherwise.
     trainable: bool = True
+    #: The `init:` in force (value and where it is written): set on a Sequential or a block
+    #: instance, it applies to every layer inside unless an entry says otherwise.
+    init: tuple[Any, Span] | None = None
+
+
+def _init_of(entry: LocDict, scope: Scope) -> tuple[Any, Span] | None:
+    """The entry's own `init:` with its place, else the one its scope inherited."""
+    if "init" in entry:
+        return entry["init"], entry.value_span("init")
+    return scope.init
 
 
 class Expander:
@@ -455,6 +465,7 @@ class Expander:
                 f"{label}: window does not tile its {fmt_shape(shapes[0])} input: {uneven}",
                 entry.span,
             )
+        init = _init_of(entry, scope)
         trainable = self._trainable(entry, scope, label)
         if trainable is None:
             return None
@@ -462,7 +473,7 @@ class Expander:
             id=len(self.nodes), kind=MERGE if kind.max_inputs is None else LAYER, name=name,
             path=path, shape=shape, span=entry.span, layer=kind, fields=fields,
             inputs=list(inputs), parent=scope.container, trainable=trainable,
-            init=entry.get("init"),
+            init=init[0] if init else None, init_span=init[1] if init else None,
         )
         self.nodes.append(node)
         scope.container.children.append(node)
@@ -492,7 +503,8 @@ class Expander:
         trainable = self._trainable(entry, scope, f"sequential '{module.path}'")
         if trainable is None:
             return None
-        inner = Scope(module, sequential=True, ctx=scope.ctx, trainable=trainable)
+        inner = Scope(module, sequential=True, ctx=scope.ctx, trainable=trainable,
+                      init=_init_of(entry, scope))
         return self.scope(body, inner, inputs[0] if len(inputs) == 1 else None)
 
     def _trainable(self, entry: LocDict, scope: Scope, label: str) -> bool | None:
@@ -539,7 +551,8 @@ class Expander:
             module = Module("sequential", name, self._path(scope.container, name), entry.span,
                             parent=scope.container)
             scope.container.children.append(module)
-            target = Scope(module, sequential=True, ctx=scope.ctx, trainable=scope.trainable)
+            target = Scope(module, sequential=True, ctx=scope.ctx, trainable=scope.trainable,
+                           init=_init_of(entry, scope))
             module.input = previous if previous is not None else 0
         saved = target.ctx
         try:
@@ -647,7 +660,8 @@ class Expander:
         trainable = self._trainable(entry, scope, label)
         if trainable is None:
             return None
-        inner = Scope(module, sequential=False, ctx=ctx, trainable=trainable)
+        inner = Scope(module, sequential=False, ctx=ctx, trainable=trainable,
+                      init=_init_of(entry, scope))
         self.block_stack.append(block_name)
         try:
             output = self.scope(block.raw["layers"], inner, inputs[0])

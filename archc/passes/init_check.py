@@ -28,7 +28,7 @@ def check_init(graph: Graph, spec_span: Span, reporter: Reporter) -> None:
     """Report every `init:` value that names no known scheme; raise SpecError if any."""
     seen = [(graph.init, spec_span, "init")]
     # One label for all layers, so a mistake inside a repeated block is reported once.
-    seen += [(n.init, n.span, "init") for n in graph.layers()]
+    seen += [(n.init, n.init_span or n.span, "init") for n in graph.layers()]
     for value, span, label in seen:
         if value is None or (isinstance(value, str) and value.lower() in SCHEMES):
             continue

@@ -25,10 +25,11 @@ ENTRY_KEYS = {
     "overrides": "per-copy changes for `repeat`: {0: {stride: 2}} (negative indices count "
     "from the end)",
     "layers": "the entries of a Sequential (a list, or an expression naming a list parameter)",
-    "init": "weight initialization: default, he, xavier, normal, zeros",
+    "init": "weight initialization: default, he (kaiming, msra), xavier (glorot), normal, "
+    "zeros; on a Sequential or block instance it applies to every layer inside",
     "trainable": "false freezes the parameters (requires_grad = False) of the layer, or of "
     "everything inside a sequential or block; an expression such as `not finetune` works",
-    "doc": "free text, kept as a comment in generated code",
+    "doc": "free text for readers of the spec (not copied into generated code)",
 }
 
 
