@@ -1,0 +1,331 @@
+"""Hostile names and texts: a spec cannot smuggle code into what archc generates.
+
+Names that reach generated code as identifiers (layer names, block names, class_name,
+network) must be plain identifiers, or archc refuses them with E-NAME-INVALID at the name.
+Free text (descriptions, docs, variant names) may be anything: every backend must carry it
+as an escaped literal, so the generated files parse to the same program whatever the text
+says, and running them runs nothing from the spec (a canary file a payload would create
+never appears).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archc.diagnostics import SpecError
+from archc.pipeline import load
+
+HOSTILE_NAMES = [
+    "x; import os",
+    "__import__('os')",
+    '"""',
+    "a\nb",
+    "conv\u0430",  # ends in a Cyrillic 'а', a look-alike of 'a'
+    "\u0441onv1",  # starts with a Cyrillic 'с'
+    "a" * 65,
+    "class",
+    "lambda",
+    "None",
+    "1conv",
+    "conv-1",
+    "a.b",
+    "",
+]
+#: Names a layer may not take although they are identifiers: they would shadow what
+#: generated code or nn.Module relies on.
+RESERVED_LAYER_NAMES = ["self", "torch", "nn", "forward", "x", "input", "super", "__init__"]
+#: Class names that would shadow what the generated module imports or Python provides.
+RESERVED_CLASS_NAMES = ["torch", "nn", "object", "super", "print", "__init__", "class", "Tensor"]
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=10_000))
+    return path
+
+
+def errors_of(path: Path) -> list:
+    with pytest.raises(SpecError) as caught:
+        load(path)
+    return [d for d in caught.value.diagnostics if d.severity == "error"]
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of the first line of `path` containing `text`."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+BASE = {"network": "net", "input": [3, 8, 8]}
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES + RESERVED_LAYER_NAMES)
+def test_layer_names_are_refused(name, tmp_path):
+    path = write(
+        tmp_path,
+        {
+            **BASE,
+            "layers": [
+                {"name": "ok", "type": "relu"},
+                {"name": name, "type": "conv", "out": 4, "kernel": 3},
+            ],
+        },
+    )
+    (error,) = errors_of(path)
+    assert error.code == "E-NAME-INVALID"
+    # yaml.safe_dump writes each entry as "- name: ..." at the start of a line.
+    lines = [
+        i for i, line in enumerate(path.read_text().splitlines(), 1) if line.startswith("- name:")
+    ]
+    assert (error.span.line, error.span.col) == (lines[1], 9)
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES + RESERVED_CLASS_NAMES)
+def test_class_names_are_refused(name, tmp_path):
+    path = write(tmp_path, {**BASE, "class_name": name, "layers": ["relu"]})
+    (error,) = errors_of(path)
+    assert error.code == "E-NAME-INVALID" and error.message.startswith("class_name:")
+    assert (error.span.line, error.span.col) == (line_of(path, "class_name:"), 13)
+
+
+@pytest.mark.parametrize("name", ["x; import os", "a\nb", '"""', "conv\u0430"])
+def test_class_names_in_variants_are_refused(name, tmp_path):
+    path = write(
+        tmp_path, {**BASE, "variants": {"a": {}, "b": {"class_name": name}}, "layers": ["relu"]}
+    )
+    load(path, variant="a")
+    with pytest.raises(SpecError) as caught:
+        load(path, variant="b")
+    (error,) = caught.value.diagnostics
+    assert error.code == "E-NAME-INVALID"
+    assert error.span.line == line_of(path, "class_name")
+
+
+@pytest.mark.parametrize("name", ["x; import os", "a\nb", '"""', "n\u0435t", "a" * 65, ""])
+def test_network_names_are_refused(name, tmp_path):
+    path = write(tmp_path, {**BASE, "network": name, "layers": ["relu"]})
+    (error,) = errors_of(path)
+    assert error.code == "E-NAME-INVALID" and error.message.startswith("network:")
+    assert (error.span.line, error.span.col) == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "name", ["x; import os", "__import__('os')", "a\nb", "conv\u0430", "class", "a" * 65]
+)
+def test_block_names_are_refused(name, tmp_path):
+    path = write(tmp_path, {**BASE, "blocks": {name: {"layers": ["relu"]}}, "layers": ["relu"]})
+    (error,) = errors_of(path)
+    assert error.code == "E-NAME-INVALID" and "block name" in error.message
+    # The key's own place: after "? " where YAML writes it as a complex (multi-line) key.
+    key_line = path.read_text().splitlines()[line_of(path, "blocks:")]
+    col = 5 if key_line.startswith("  ? ") else 3
+    assert (error.span.line, error.span.col) == (line_of(path, "blocks:") + 1, col)
+
+
+# --------------------------------------------------------------------------- free text
+
+CANARY = "CANARY"
+
+
+def payloads(canary: Path) -> list[str]:
+    """Texts that would run code, or break out of a string, in each output format."""
+    run = f"__import__('os').system('touch {canary}')"
+    return [
+        f'"""\n{run}\n"""',
+        f"'''\n{run}\n'''",
+        f"\\\n{run} #",
+        f"x\r\n{run}\u2028{run}\x0c",
+        f'"; {run}; "',
+        f"</script><script>{run}</script><!--",
+        f'<img src=x onerror="{run}">',
+        f'"]; {run}; ["',
+        "{" + run + "} ${" + run + "} %s {0}",
+        f"*/ {run} /*",
+        f'"\n# {run}\n| a | b |\n',
+    ]
+
+
+def hostile_spec(tmp_path: Path) -> tuple[Path, list[str]]:
+    canary = tmp_path / CANARY
+    texts = payloads(canary)
+    data = {
+        "network": "evil",
+        "description": texts[0],
+        "input": [3, 8, 8],
+        "params": {"width": 4},
+        "blocks": {
+            "unit": {
+                "description": texts[1],
+                "layers": [
+                    {
+                        "name": "conv",
+                        "type": "conv",
+                        "out": "width",
+                        "kernel": 3,
+                        "padding": 1,
+                        "doc": texts[2],
+                    },
+                    {"type": "relu", "doc": texts[3]},
+                ],
+            }
+        },
+        "default": texts[4],
+        "variants": {texts[4]: {"description": texts[5]}, "plain": {}},
+        "layers": [
+            {"name": "stem", "type": "unit", "doc": texts[6]},
+            {"name": "pool", "type": "maxpool", "doc": texts[7]},
+            {"type": "flatten", "doc": texts[8]},
+            {"name": "fc", "type": "linear", "out": 10, "doc": texts[9]},
+            {"type": "softmax", "doc": texts[10]},
+        ],
+    }
+    return write(tmp_path, data), texts
+
+
+def test_hostile_texts_are_valid_spec_content(tmp_path):
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path)
+    assert graph.variant == texts[4]
+    assert graph.description == texts[5]
+
+
+def test_summary_json_and_markdown_carry_texts_as_data(tmp_path):
+    from archc.backends.summary import to_json, to_markdown
+
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path)
+    data = json.loads(to_json(graph))
+    assert data["variant"] == texts[4]
+    markdown = to_markdown(graph)
+    # No payload can start a heading or a table row of its own in the Markdown.
+    for line in markdown.splitlines():
+        assert not line.startswith("# __import__")
+        assert "| a | b |" not in line
+
+
+def _code_outside_strings(source: str) -> tuple[set[str], set[str]]:
+    """Imported modules and every name used as code (string constants excluded)."""
+    tree = ast.parse(source)
+    imported, names = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+    return imported, names
+
+
+@pytest.mark.parametrize("variant", [None, "plain"])
+def test_generated_pytorch_runs_nothing_from_the_spec(tmp_path, variant):
+    pytest.importorskip("torch")
+    pytorch = pytest.importorskip("archc.backends.pytorch")
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path, variant=variant)
+    source = pytorch.generate_source(graph)
+    imported, names = _code_outside_strings(source)
+    assert imported <= {"torch", "torch.nn", "torch.nn.functional", "math", "__future__"}
+    assert not names & {"os", "system", "__import__", "eval", "exec", "subprocess"}
+    # Running the generated module (import, build, forward) creates no canary.
+    model = tmp_path / "model.py"
+    model.write_text(source)
+    run = (
+        "import importlib.util, sys, torch\n"
+        f"spec = importlib.util.spec_from_file_location('m', {str(model)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        f"net = getattr(m, {graph.class_name!r})().eval()\n"
+        "print(tuple(net(torch.zeros(1, 3, 8, 8)).shape))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", run], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "(1, 10)"
+    assert not (tmp_path / CANARY).exists()
+
+
+def test_graphviz_dot_and_svg_escape_texts(tmp_path):
+    graphviz = pytest.importorskip("archc.backends.graphviz")
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path)
+    out = tmp_path / "gv"
+    out.mkdir()
+    graphviz.write_target(graph, out, {"check": False})
+    dot_text = (out / "graph.dot").read_text()
+    assert "<script" not in dot_text.lower() and "<img" not in dot_text.lower()
+    if graphviz.dot_executable():
+        # dot still parses the file (no text broke out of its quotes), and the SVG is
+        # well-formed XML with no markup from the spec.
+        svg = graphviz.render(dot_text, "svg").decode()
+        assert "<script" not in svg.lower() and "<img" not in svg.lower()
+        import xml.dom.minidom
+
+        xml.dom.minidom.parseString(svg)
+    assert not (tmp_path / CANARY).exists()
+
+
+def test_report_html_escapes_texts(tmp_path):
+    report = pytest.importorskip("archc.backends.report")
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path)
+    html = report.report_html(graph)
+    lowered = html.lower()
+    # The payloads' markup appears only escaped: no injected script, no injected handler.
+    assert "<script>__import__" not in lowered
+    assert "<img src=x onerror" not in lowered
+    assert not (tmp_path / CANARY).exists()
+
+
+def test_build_with_every_available_target(tmp_path):
+    """The whole build (torch-free targets always; pytorch and ONNX where installed)."""
+    from archc.build import TARGETS, build_graph
+
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path)
+    targets = ["summary", "graphviz", "report"]
+    try:
+        import torch  # noqa: F401
+
+        targets.append("pytorch")
+    except ImportError:
+        pass
+    targets = [t for t in targets if t in TARGETS]
+    folder = build_graph(graph, tmp_path / "out", targets)
+    names = {p.name for p in folder.iterdir()}
+    assert "summary.json" in names
+    assert all(not name.startswith(".") for name in names)
+    # The folder name is derived from network and variant with every other character `_`.
+    assert folder.name.replace("_", "").isalnum()
+    if "pytorch" in targets:
+        imported, used = _code_outside_strings((folder / "model.py").read_text())
+        assert not used & {"os", "system", "__import__"}
+    assert not (tmp_path / CANARY).exists()
+
+
+def test_onnx_export_carries_no_payload(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    onnx_backend = pytest.importorskip("archc.backends.onnx")
+    from archc.build import build_graph
+
+    path, texts = hostile_spec(tmp_path)
+    graph = load(path, variant="plain")
+    assert onnx_backend is not None
+    folder = build_graph(graph, tmp_path / "out", ["pytorch", "onnx"])
+    import onnx
+
+    model = onnx.load(str(folder / "model.onnx"))
+    onnx.checker.check_model(model)
+    assert not (tmp_path / CANARY).exists()
