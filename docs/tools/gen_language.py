@@ -68,6 +68,9 @@ def _type_words(annotation: Any, pair_like: bool) -> str:
         return "mapping"
     if annotation is Any:
         return "any"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        # Settings models have a section of their own (see _settings_sections).
+        return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
     words = {"str": "string", "bool": "boolean", "int": "integer", "float": "number"}
     name = getattr(annotation, "__name__", str(annotation))
     return words.get(name, name)
