@@ -138,9 +138,9 @@ def test_diagnostics_point_at_the_errors_page(write_spec):
     assert "\n## E-SHAPE-ADD\n" in page and gen_errors.anchor("E-SHAPE-ADD") == "e-shape-add"
 
 
-@pytest.mark.parametrize("page", ["docs/tutorial.md", "docs/editors.md"])
+@pytest.mark.parametrize("page", ["docs/tutorial.md"])
 def test_hand_written_pages_show_real_output(page):
-    """The tutorial's and the editors page's specs and outputs are the real ones."""
+    """The tutorial's specs and outputs are the real ones."""
     with tempfile.TemporaryDirectory() as tmp:
         root = make_docs.scratch_copy(Path(tmp))
         committed = (ROOT / page).read_text()

@@ -18,7 +18,7 @@ from pathlib import Path
 from docrun import REPO, run_shown
 
 MARKER = re.compile(r"^<!-- (include|output): (.+?) -->$")
-PAGES = ["README.md", "docs/tutorial.md", "docs/editors.md"]
+PAGES = ["README.md", "docs/tutorial.md"]
 
 
 def _block(kind: str, arg: str, root: Path) -> str:

@@ -7,7 +7,7 @@
 
 Generated wholly: docs/language.md (layer registry, spec models), docs/cli.md (click),
 docs/errors.md (errors.yaml plus real output). Filled in place: the marked blocks of
-README.md, docs/tutorial.md and docs/editors.md (see gen_pages.py), including the files
+README.md and docs/tutorial.md (see gen_pages.py), including the files
 their commands write (the diagram docs/examples/tiny_resnet.svg and its .dot).
 """
 
