@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from archc.diagnostics import Reporter
+from archc.gc_pause import paused_gc
 from archc.ir.graph import Graph
 from archc.passes.counts import count
 from archc.passes.expand import expand
@@ -15,6 +16,7 @@ from archc.passes.receptive_field import receptive_fields
 from archc.spec.loader import Spec, load_spec
 
 
+@paused_gc()
 def analyse(spec: Spec, variant: str | None = None, reporter: Reporter | None = None,
             overrides: dict[str, Any] | None = None) -> Graph:
     """Expand a loaded spec's variant and run every analysis pass over it.

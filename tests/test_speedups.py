@@ -70,3 +70,46 @@ def test_cached_parse_error_is_reported_every_time():
     for _ in range(2):
         with pytest.raises(ExprError, match="cannot parse expression '4 \\*'"):
             evaluate("4 *", {})
+
+
+# --- the garbage collector is paused during parsing and analysis, and always restored ------
+
+
+def test_paused_gc_restores_the_collector_state():
+    import gc
+
+    from archc.gc_pause import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("analysis failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled(), "a collector the caller disabled stays disabled"
+    finally:
+        gc.enable()
+
+
+def test_analysis_runs_without_the_collector_and_restores_it(monkeypatch):
+    import gc
+
+    import archc
+    from archc.passes import counts
+
+    seen = []
+    original = counts.count
+
+    def spy(graph):
+        seen.append(gc.isenabled())
+        return original(graph)
+
+    monkeypatch.setattr("archc.pipeline.count", spy)
+    archc.load(ROOT / "specs" / "alexnet.yaml")
+    assert seen == [False]
+    assert gc.isenabled()

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from archc.diagnostics import Reporter, Span
+from archc.gc_pause import paused_gc
 
 # Specs are written by people: the zoo's largest is under 10 KB. PyYAML reads about
 # 100,000 values a second, so these limits keep reading any file to a few seconds.
@@ -107,6 +108,7 @@ def read_text(path: Path, display: str, reporter: Reporter) -> str | None:
         return None
 
 
+@paused_gc()
 def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
     """Parse YAML text into located data; report syntax errors and limits; None on failure."""
     if text.startswith("\ufeff"):
