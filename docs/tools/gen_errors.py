@@ -25,8 +25,9 @@ archc reports every problem it finds in a spec as one line on stderr,
 
     FILE:LINE:COL: error[E-CODE]: message
 
-(`warning[W-CODE]` for warnings), with `note:` lines below where it can suggest more, and
-exits with status 1 if there was any error. LINE and COL point at the YAML node at fault.
+(`warning[W-CODE]` for warnings), with `note:` lines below where it can suggest more (the
+last one, `see docs/errors.md#e-code`, points at the code's section here), and exits with
+status 1 if there was any error. LINE and COL point at the YAML node at fault.
 This page explains each code, with the smallest spec that triggers it (saved as
 `example.yaml`), what archc prints for it, and the fix.
 """
