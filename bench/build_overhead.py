@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from bench.common import Context, archc_cmd, child_env, fmt_s, median, python_cmd, run_child
@@ -34,6 +35,7 @@ def run(ctx: Context) -> Section:
         "-m", "bench.worker", "export-onnx", name, str(ctx.scratch / "bare.onnx"), "224"
     )
     builds, exports, inner = [], [], []
+    produced: list[str] = []
     for rep in range(reps):
         for which in ("build", "export") if rep % 2 == 0 else ("export", "build"):
             shutil.rmtree(out, ignore_errors=True)
@@ -46,6 +48,7 @@ def run(ctx: Context) -> Section:
                 return section
             if which == "build":
                 builds.append(result.wall)
+                produced = sorted(p.name for p in out.rglob("*") if p.is_file())
             else:
                 exports.append(result.wall)
                 inner.append(result.stdout.strip().splitlines()[-1])
@@ -67,9 +70,13 @@ def run(ctx: Context) -> Section:
         ],
         ["archc's overhead", f"{fmt_s(overhead)} ({percent:+.0f}%)", "", ""],
     ]
-    produced = sorted(p.name for p in out.rglob("*") if p.is_file())
+    parts = [json.loads(line) for line in inner]
     section.notes += [
         f"archc build wrote: {', '.join(produced)}.",
+        "the bare export's own split (medians): import torch "
+        f"{fmt_s(median([p['import'] for p in parts]))}, torch.onnx.export "
+        f"{fmt_s(median([p['export'] for p in parts]))}; the rest is the interpreter and "
+        "building the model.",
         "Both are whole processes (interpreter start, imports, model construction, export), "
         "the way a user runs them; the bare export uses archc's exporter settings "
         "(TorchScript exporter, opset 17, dynamic batch axis, constant folding).",

@@ -14,7 +14,7 @@ THREADS = 2
 #: volume, so it runs at 224 with a batch of 1.
 FULL = {"resnet50": (4, 128), "vgg16": (1, 224)}
 QUICK = {"resnet18": (2, 32)}
-FULL_REPS, QUICK_REPS = 5, 1
+FULL_REPS, QUICK_REPS = 15, 1
 #: Networks timed under torch.compile on the CPU. Compiling a training step takes minutes on
 #: 2 cores (several for ResNet-18 on a shared machine), so the CPU run compiles ResNet-50
 #: only; VGG-16 is compiled where a GPU is present.
@@ -33,9 +33,10 @@ def run(ctx: Context) -> Section:
             "network",
             "mode",
             "step",
-            "hand-written",
-            "generated",
-            "generated / hand-written",
+            "hand-written (median / min)",
+            "generated (median / min)",
+            "generated vs hand (medians)",
+            "generated vs hand (minima)",
             "setup (hand / gen)",
         ],
     )
@@ -74,8 +75,8 @@ def run(ctx: Context) -> Section:
         advance()
         section.notes.append(
             f"{name}: batch {batch}, {size}x{size}, {result['threads']} threads, median of "
-            f"{reps} interleaved repetitions after 2 warm-up steps; generated module: "
-            f"{result['generated']}."
+            f"{reps} repetitions interleaved in ABBA order, after 2 warm-up steps; generated "
+            f"module: {result['generated']}."
         )
         if "max_abs_diff" in result:
             section.notes.append(
@@ -84,10 +85,13 @@ def run(ctx: Context) -> Section:
             )
         for row in result["rows"]:
             gen = row.get("gen")
-            ratio = ""
+            ratio = ratio_min = ""
             if gen is not None:
-                percent = (gen / row["hand"] - 1) * 100
-                ratio = f"{gen / row['hand']:.3f} ({percent:+.1f}%)"
+                ratio = f"{(gen / row['hand'] - 1) * 100:+.1f}%"
+                # Other work on the machine only ever adds time, so the fastest of many
+                # interleaved repetitions is the estimate least disturbed by it.
+                percent = (row["gen_min"] / row["hand_min"] - 1) * 100
+                ratio_min = f"{percent:+.1f}%"
                 if worst is None or abs(percent) > abs(worst[0]):
                     worst = (percent, f"{name} {row['mode']} {row['phase']}")
             else:
@@ -100,9 +104,10 @@ def run(ctx: Context) -> Section:
                     name,
                     row["mode"],
                     row["phase"],
-                    fmt_s(row["hand"]),
-                    fmt_s(gen) if gen is not None else "n/a",
+                    f"{fmt_s(row['hand'])} / {fmt_s(row['hand_min'])}",
+                    f"{fmt_s(gen)} / {fmt_s(row['gen_min'])}" if gen is not None else "n/a",
                     ratio,
+                    ratio_min,
                     setup,
                 ]
             )
@@ -118,6 +123,7 @@ def run(ctx: Context) -> Section:
         section.goals.append(Goal(goal, UNMEASURED, "no generated module to time"))
     else:
         percent, where = worst
+        goal += " (judged on the minima)"
         verdict = MET if abs(percent) <= GOAL_PERCENT and measured_all else MISSED
         if verdict == MET and "compile" not in modes:
             verdict = "met (eager only; compile not run)"

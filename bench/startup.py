@@ -98,7 +98,8 @@ def run(ctx: Context) -> Section:
     )
     advance()
     section.notes.append(
-        "largest imports (python -X importtime, cumulative, one run): "
+        "largest imports (python -X importtime, cumulative: a package includes what it "
+        "imports, so archc includes pydantic; one run): "
         + ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in _top_imports(profile.stderr))
     )
     section.notes.append(
@@ -131,8 +132,8 @@ def _top_imports(stderr: str) -> list[tuple[str, int]]:
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
         if not match:
             continue
-        cumulative, indent, name = int(match[1]), len(match[2]), match[3]
-        if indent <= 1:
-            top = name.split(".")[0]
-            totals[top] = max(totals.get(top, 0), cumulative)
+        cumulative, name = int(match[1]), match[3]
+        # Packages by their own import line, wherever they were first imported from.
+        if "." not in name or name == "importlib.metadata":
+            totals[name] = max(totals.get(name, 0), cumulative)
     return sorted(totals.items(), key=lambda item: -item[1])[:TOP_IMPORTS]
