@@ -110,7 +110,8 @@ def mutated(draw, spec_path: Path):
             parent[key], parent[other] = parent[other], parent[key]
         else:
             parent[key] = draw(NEW_VALUES)
-    variants = list(data.get("variants") or {}) if isinstance(data, dict) else []
+    declared = data.get("variants") if isinstance(data, dict) else None
+    variants = list(declared) if isinstance(declared, dict) else []
     light = [v for v in variants if str(v) not in HEAVY]
     variant = draw(st.one_of(st.none(), st.sampled_from(light))) if light else None
     return data, variant
