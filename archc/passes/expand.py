@@ -185,7 +185,9 @@ class Expander:
                 return None
             if not isinstance(keep, bool):
                 self.reporter.error(
-                    "E-TYPE", f"when: expected true or false, got {keep!r}",
+                    "E-TYPE",
+                    f"{self._entry_label(entry, scope)}: when: expected true or false, "
+                    f"got {keep!r}",
                     entry.value_span("when"),
                 )
                 return None
@@ -265,6 +267,17 @@ class Expander:
             return False
         return True
 
+    @staticmethod
+    def _entry_label(entry: LocDict, scope: Scope | None = None) -> str:
+        """How a diagnostic names an entry before it is expanded: `conv 'conv1'`, or its
+        type and scope when it has no name (the span gives the line)."""
+        kind = entry.get("type") if isinstance(entry.get("type"), str) else "entry"
+        if isinstance(entry.get("name"), str):
+            return f"{kind} '{entry['name']}'"
+        if scope is not None and scope.container.path:
+            return f"{kind} in '{scope.container.path}'"
+        return kind
+
     def _inputs(self, entry: LocDict, scope: Scope, previous: int | None) -> list[int | None]:
         if "inputs" not in entry:
             return [previous]
@@ -272,7 +285,8 @@ class Expander:
         names = [raw] if isinstance(raw, str) else raw
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             self.reporter.error(
-                "E-TYPE", "inputs: expected a name or a list of names", entry.value_span("inputs")
+                "E-TYPE", f"{self._entry_label(entry, scope)}: inputs: expected a name or a "
+                "list of names", entry.value_span("inputs")
             )
             return [None]
         result = []
@@ -284,7 +298,8 @@ class Expander:
                 later = scope.declared[name]
                 self.reporter.error(
                     "E-CYCLE",
-                    f"input '{name}' is defined later (line {later.line}); an entry can only "
+                    f"{self._entry_label(entry, scope)}: input '{name}' is defined later "
+                    f"(line {later.line}); an entry can only "
                     "read earlier entries, or the graph would have a cycle",
                     span,
                 )
@@ -293,7 +308,8 @@ class Expander:
                 known = [n for n in scope.names if n]
                 self.reporter.error(
                     "E-NAME-UNDEFINED",
-                    f"input '{name}' is not defined in this scope",
+                    f"{self._entry_label(entry, scope)}: input '{name}' is not defined in "
+                    "this scope",
                     span,
                     did_you_mean(name, known),
                     "names visible here: " + ", ".join(sorted(known)),
@@ -527,7 +543,8 @@ class Expander:
             return None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             self.reporter.error("E-FIELD-VALUE",
-                                f"repeat: expected a count of 0 or more, got {count!r}", span)
+                                f"{self._entry_label(entry, scope)}: repeat: expected a count "
+                                f"of 0 or more, got {count!r}", span)
             return None
         if any(i is None for i in inputs):
             return None
@@ -536,7 +553,9 @@ class Expander:
                      f"the {MAX_LAYERS - len(self.nodes):,} layers left of archc's limit of "
                      f"{MAX_LAYERS:,} per network")
             self.reporter.error(
-                "E-LIMIT-REPEAT", f"repeat: {count:,} copies is more than {limit}", span,
+                "E-LIMIT-REPEAT",
+                f"{self._entry_label(entry, scope)}: repeat: {count:,} copies is more than "
+                f"{limit}", span,
             )
             return None
         overrides = self._overrides(entry, count)
@@ -574,7 +593,8 @@ class Expander:
         if raw is None:
             return {}
         if not isinstance(raw, LocDict):
-            self.reporter.error("E-TYPE", "overrides: expected a mapping {index: {field: value}}",
+            self.reporter.error("E-TYPE", f"{self._entry_label(entry)}: overrides: expected a "
+                                "mapping {index: {field: value}}",
                                 entry.value_span("overrides"))
             return None
         result = {}
@@ -586,12 +606,14 @@ class Expander:
             if index is None or not -count <= index < count:
                 self.reporter.error(
                     "E-FIELD-VALUE",
-                    f"overrides: '{key}' is not a copy index (0..{count - 1}, or negative)",
+                    f"{self._entry_label(entry)}: overrides: '{key}' is not a copy index "
+                    f"(0..{count - 1}, or negative)",
                     raw.key_span(key),
                 )
                 return None
             if not isinstance(change, LocDict):
-                self.reporter.error("E-TYPE", f"overrides: {key}: expected a mapping of fields",
+                self.reporter.error("E-TYPE", f"{self._entry_label(entry)}: overrides: {key}: "
+                                    "expected a mapping of fields",
                                     raw.value_span(key))
                 return None
             result[index % count] = change
