@@ -422,17 +422,6 @@ class Expander:
                 )
                 values[key] = _FAILED
                 continue
-            if (key in literals and isinstance(value, str) and value.strip().isidentifier()
-                    and value.strip() not in scope.ctx):
-                # A misspelled word (`padding: full`) is not an unknown parameter.
-                options = ", ".join(f"'{v}'" for v in sorted(literals[key]))
-                self.reporter.error(
-                    "E-FIELD-VALUE",
-                    f"{label}: {key}: '{value}' is not one of {options} (nor a parameter)",
-                    entry.value_span(key), did_you_mean(value.lower(), literals[key]),
-                )
-                values[key] = _FAILED
-                continue
             values[key] = self.value(value, scope.ctx, entry.value_span(key))
         if any(v is _FAILED for v in values.values()):
             return None
