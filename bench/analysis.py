@@ -31,7 +31,7 @@ def run(ctx: Context) -> Section:
         ],
     )
     networks = QUICK_NETWORKS if ctx.quick else NETWORKS
-    reps = "1" if ctx.quick else "3"
+    reps = "1" if ctx.quick else "5"
     advance = ctx.task("analysis (archc vs torchinfo)", len(networks) * 2)
     headline = None
     imports: list[str] = []
@@ -80,7 +80,8 @@ def run(ctx: Context) -> Section:
         "first call: the first call in the process (what a one-off command pays: for archc, "
         "building the validators of the layer kinds the spec uses; for torchinfo, building "
         "and initialising the model); warm: the "
-        f"median of {reps} more calls in the same process.",
+        f"fastest of {reps} more calls in the same process (other work on a shared machine "
+        "only adds time, so the minimum is the least disturbed).",
         "peak RSS: the process's high-water mark (ru_maxrss), with the growth during the "
         "first call in brackets; heap peak: tracemalloc's peak of Python allocations during "
         "one (untimed) archc call. torch tensors are not on the Python heap, so torchinfo "

@@ -19,8 +19,7 @@ def _rss() -> int:
 
 
 def analysis_archc(spec: str, variant: str, reps: str) -> dict:
-    """archc.load(...).summary(): first call, warm median, Python heap peak, RSS."""
-    import statistics
+    """archc.load(...).summary(): first call, fastest warm call, Python heap peak, RSS."""
     import tracemalloc
 
     start = time.perf_counter()
@@ -47,7 +46,7 @@ def analysis_archc(spec: str, variant: str, reps: str) -> dict:
     return {
         "import": imported,
         "cold": cold,
-        "warm": statistics.median(warm) if warm else cold,
+        "warm": min(warm) if warm else cold,
         "heap_peak": heap_peak,
         "rss_imported": rss_imported,
         "rss_peak": rss_peak,
@@ -60,7 +59,6 @@ def analysis_archc(spec: str, variant: str, reps: str) -> dict:
 
 def analysis_torchinfo(name: str, reps: str) -> dict:
     """Build the hand-written model and run torchinfo.summary on it (a forward pass)."""
-    import statistics
 
     start = time.perf_counter()
     import torch
@@ -87,7 +85,7 @@ def analysis_torchinfo(name: str, reps: str) -> dict:
         "import": imported,
         "build": built,
         "cold": cold,
-        "warm": statistics.median(warm) if warm else cold,
+        "warm": min(warm) if warm else cold,
         "rss_imported": rss_imported,
         "rss_peak": rss_peak,
         "params": stats.total_params,
