@@ -15,7 +15,7 @@ GOAL_PERCENT = 20.0
 def run(ctx: Context) -> Section:
     """Both as whole processes (what a user waits for), interleaved, median of the runs."""
     name = "resnet18" if ctx.quick else "resnet50"
-    reps = 1 if ctx.quick else 3
+    reps = 1 if ctx.quick else 5
     section = Section(
         "build",
         f"5. Build: archc build vs bare ONNX export ({name})",
@@ -53,8 +53,10 @@ def run(ctx: Context) -> Section:
                 exports.append(result.wall)
                 inner.append(result.stdout.strip().splitlines()[-1])
             advance()
-    overhead = median(builds) - median(exports)
-    percent = overhead / median(exports) * 100
+    # Judged on the fastest run of each: other work on the machine only adds time, and
+    # whole-process timings of torch-heavy work vary by seconds on a shared machine.
+    overhead = min(builds) - min(exports)
+    percent = overhead / min(exports) * 100
     section.rows = [
         [
             f"archc build {ref.path.name} --variant {ref.variant} (all targets)",
@@ -68,7 +70,12 @@ def run(ctx: Context) -> Section:
             fmt_s(min(exports)),
             str(reps),
         ],
-        ["archc's overhead", f"{fmt_s(overhead)} ({percent:+.0f}%)", "", ""],
+        [
+            "archc's overhead (of the fastest runs)",
+            "",
+            f"{fmt_s(overhead)} ({percent:+.0f}%)",
+            "",
+        ],
     ]
     parts = [json.loads(line) for line in inner]
     section.notes += [

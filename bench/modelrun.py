@@ -152,6 +152,11 @@ def compare(
                     gen=statistics.median(timings["gen"]),
                     gen_min=min(timings["gen"]),
                     setup_gen=setup.get("gen"),
+                    # Each repetition times both models back to back, so the ratio within
+                    # one repetition cancels the machine's slower drifts.
+                    paired=statistics.median(
+                        g / h for g, h in zip(timings["gen"], timings["hand"], strict=True)
+                    ),
                 )
             result["rows"].append(row)
             if cuda:
