@@ -64,11 +64,13 @@ class Reporter:
 
     def error(self, code: str, message: str, span: Span, *notes: str) -> None:
         """Record an error."""
-        self._add(Diagnostic(code, ERROR, message, span, tuple(n for n in notes if n)))
+        self._add(Diagnostic(code, ERROR, one_line(message), span,
+                             tuple(one_line(n) for n in notes if n)))
 
     def warning(self, code: str, message: str, span: Span, *notes: str) -> None:
         """Record a warning."""
-        self._add(Diagnostic(code, WARNING, message, span, tuple(n for n in notes if n)))
+        self._add(Diagnostic(code, WARNING, one_line(message), span,
+                             tuple(one_line(n) for n in notes if n)))
 
     def _add(self, diagnostic: Diagnostic) -> None:
         # A spec with thousands of repeated blocks can repeat one mistake thousands of times;
@@ -90,6 +92,15 @@ class Reporter:
         """Raise SpecError if any error has been recorded."""
         if self.errors:
             raise SpecError(self.diagnostics)
+
+
+#: Line breaks and other control characters, as escapes (`\n`).
+_BREAKS = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+
+
+def one_line(text: str) -> str:
+    """Text from a spec (a key, a name) may hold line breaks; a diagnostic stays one line."""
+    return text.translate(_BREAKS)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

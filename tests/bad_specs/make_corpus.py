@@ -309,6 +309,13 @@ case(
     ["maxpool", "unknown field 'ceil'", "did you mean 'ceil_mode'"],
 )
 case(
+    "unknown_field_with_line_break",
+    "a key holding a line break (the diagnostic must stay on one line)",
+    chain('- {name: conv1, type: conv, out: 8, kernel: 3, @@"str\\nide": 2}'),
+    "E-UNKNOWN-FIELD",
+    ["conv 'conv1'", "unknown field 'str\\nide'"],
+)
+case(
     "field_on_relu",
     "a field on a layer that takes none",
     chain("- {name: act, type: relu, @@inplace: true}"),
