@@ -23,9 +23,9 @@ class Unit(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # googlenet.yaml:26  -> 112x112x64, 56x56x64, 28x28x64, 28x28x96, ...
-        x = self.bn(x)  # googlenet.yaml:28  -> 112x112x64, 56x56x64, 28x28x64, 28x28x96, ...
-        x = self.relu(x)  # googlenet.yaml:29  -> 112x112x64, 56x56x64, 28x28x64, 28x28x96, ...
+        x = self.conv(x)  # googlenet.yaml:27  -> 112x112x64, 56x56x64, 28x28x64, 28x28x96, ...
+        x = self.bn(x)  # googlenet.yaml:29  -> 112x112x64, 56x56x64, 28x28x64, 28x28x96, ...
+        x = self.relu(x)  # googlenet.yaml:30  -> 112x112x64, 56x56x64, 28x28x64, 28x28x96, ...
         return x
 
 
@@ -38,25 +38,25 @@ class Inception(nn.Module):
         super().__init__()
         self.branch1 = Unit(in_channels, n1x1)
         self.branch2 = nn.Sequential(
-            Unit(in_channels, n3x3_reduce),  # googlenet.yaml:40  -> 28x28x96, 28x28x128, ...
-            Unit(n3x3_reduce, n3x3, kernel=3, padding=1),  # googlenet.yaml:41  -> 28x28x128, ...
+            Unit(in_channels, n3x3_reduce),  # googlenet.yaml:41  -> 28x28x96, 28x28x128, ...
+            Unit(n3x3_reduce, n3x3, kernel=3, padding=1),  # googlenet.yaml:42  -> 28x28x128, ...
         )
         self.branch3 = nn.Sequential(
-            Unit(in_channels, n5x5_reduce),  # googlenet.yaml:45  -> 28x28x16, 28x28x32, ...
-            Unit(n5x5_reduce, n5x5, kernel=3, padding=1),  # googlenet.yaml:46  -> 28x28x32, ...
+            Unit(in_channels, n5x5_reduce),  # googlenet.yaml:46  -> 28x28x16, 28x28x32, ...
+            Unit(n5x5_reduce, n5x5, kernel=3, padding=1),  # googlenet.yaml:47  -> 28x28x32, ...
         )
         self.branch4 = nn.Sequential(
-            # googlenet.yaml:50  -> 28x28x192, 28x28x256, 14x14x480, 14x14x512, 14x14x528, 7x7x832
+            # googlenet.yaml:51  -> 28x28x192, 28x28x256, 14x14x480, 14x14x512, 14x14x528, 7x7x832
             nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-            Unit(in_channels, pool_proj),  # googlenet.yaml:51  -> 28x28x32, 28x28x64, 14x14x64, ...
+            Unit(in_channels, pool_proj),  # googlenet.yaml:52  -> 28x28x32, 28x28x64, 14x14x64, ...
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branch1 = self.branch1(x)  # googlenet.yaml:36  -> 28x28x64, 28x28x128, 14x14x192, ...
-        branch2 = self.branch2(x)  # googlenet.yaml:37  -> 28x28x128, 28x28x192, 14x14x208, ...
-        branch3 = self.branch3(x)  # googlenet.yaml:42  -> 28x28x32, 28x28x96, 14x14x48, ...
-        branch4 = self.branch4(x)  # googlenet.yaml:47  -> 28x28x32, 28x28x64, 14x14x64, ...
-        # googlenet.yaml:52  -> 28x28x256, 28x28x480, 14x14x512, 14x14x528, 14x14x832, 7x7x832, ...
+        branch1 = self.branch1(x)  # googlenet.yaml:37  -> 28x28x64, 28x28x128, 14x14x192, ...
+        branch2 = self.branch2(x)  # googlenet.yaml:38  -> 28x28x128, 28x28x192, 14x14x208, ...
+        branch3 = self.branch3(x)  # googlenet.yaml:43  -> 28x28x32, 28x28x96, 14x14x48, ...
+        branch4 = self.branch4(x)  # googlenet.yaml:48  -> 28x28x32, 28x28x64, 14x14x64, ...
+        # googlenet.yaml:53  -> 28x28x256, 28x28x480, 14x14x512, 14x14x528, 14x14x832, 7x7x832, ...
         return torch.cat([branch1, branch2, branch3, branch4], 1)
 
 
@@ -86,24 +86,24 @@ class GoogLeNetTorchvision(nn.Module):
         self.fc = nn.Linear(1024, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # googlenet.yaml:65  -> 112x112x64
-        x = self.maxpool1(x)  # googlenet.yaml:66  -> 56x56x64
-        x = self.conv2(x)  # googlenet.yaml:71  -> 56x56x64
-        x = self.conv3(x)  # googlenet.yaml:72  -> 56x56x192
-        x = self.maxpool2(x)  # googlenet.yaml:74  -> 28x28x192
-        x = self.inception3a(x)  # googlenet.yaml:76  -> 28x28x256
-        x = self.inception3b(x)  # googlenet.yaml:78  -> 28x28x480
-        x = self.maxpool3(x)  # googlenet.yaml:80  -> 14x14x480
-        x = self.inception4a(x)  # googlenet.yaml:81  -> 14x14x512
-        x = self.inception4b(x)  # googlenet.yaml:83  -> 14x14x512
-        x = self.inception4c(x)  # googlenet.yaml:85  -> 14x14x512
-        x = self.inception4d(x)  # googlenet.yaml:87  -> 14x14x528
-        x = self.inception4e(x)  # googlenet.yaml:89  -> 14x14x832
-        x = self.maxpool4(x)  # googlenet.yaml:91  -> 7x7x832
-        x = self.inception5a(x)  # googlenet.yaml:92  -> 7x7x832
-        x = self.inception5b(x)  # googlenet.yaml:94  -> 7x7x1024
-        x = self.avgpool(x)  # googlenet.yaml:98  -> 1x1x1024
-        x = torch.flatten(x, 1)  # googlenet.yaml:99  -> 1024
-        x = self.dropout(x)  # googlenet.yaml:100  -> 1024
-        x = self.fc(x)  # googlenet.yaml:101  -> 1000
+        x = self.conv1(x)  # googlenet.yaml:66  -> 112x112x64
+        x = self.maxpool1(x)  # googlenet.yaml:67  -> 56x56x64
+        x = self.conv2(x)  # googlenet.yaml:72  -> 56x56x64
+        x = self.conv3(x)  # googlenet.yaml:73  -> 56x56x192
+        x = self.maxpool2(x)  # googlenet.yaml:75  -> 28x28x192
+        x = self.inception3a(x)  # googlenet.yaml:77  -> 28x28x256
+        x = self.inception3b(x)  # googlenet.yaml:79  -> 28x28x480
+        x = self.maxpool3(x)  # googlenet.yaml:81  -> 14x14x480
+        x = self.inception4a(x)  # googlenet.yaml:82  -> 14x14x512
+        x = self.inception4b(x)  # googlenet.yaml:84  -> 14x14x512
+        x = self.inception4c(x)  # googlenet.yaml:86  -> 14x14x512
+        x = self.inception4d(x)  # googlenet.yaml:88  -> 14x14x528
+        x = self.inception4e(x)  # googlenet.yaml:90  -> 14x14x832
+        x = self.maxpool4(x)  # googlenet.yaml:92  -> 7x7x832
+        x = self.inception5a(x)  # googlenet.yaml:93  -> 7x7x832
+        x = self.inception5b(x)  # googlenet.yaml:95  -> 7x7x1024
+        x = self.avgpool(x)  # googlenet.yaml:99  -> 1x1x1024
+        x = torch.flatten(x, 1)  # googlenet.yaml:100  -> 1024
+        x = self.dropout(x)  # googlenet.yaml:101  -> 1024
+        x = self.fc(x)  # googlenet.yaml:102  -> 1000
         return x
