@@ -116,7 +116,8 @@ def test_unknown_init_names_are_located_diagnostics(write_spec, tmp_path):
         ":3:7: error[E-INIT]" in line and "'hee'" in line and "did you mean 'he'" in done.stderr
         for line in lines
     ), done.stderr
-    assert any(":11:5: error[E-INIT]" in line and "'gaussian'" in line for line in lines), (
+    # Located at the value written (`init: gaussian`), not the whole entry.
+    assert any(":11:46: error[E-INIT]" in line and "'gaussian'" in line for line in lines), (
         done.stderr
     )
     out = tmp_path / "out"
