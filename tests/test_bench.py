@@ -3,7 +3,6 @@ make, and `python -m bench --quick` runs end to end. Nothing here asserts a spee
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from tests.conftest import ROOT, torchvision_fixture
 
 torch = pytest.importorskip("torch")
 from bench import handwritten  # noqa: E402  (imports torch)
+from tests.test_pytorch_fill import fill_state_dict, reference_input  # noqa: E402
 
 # --- the hand-written baselines are torchvision's networks -------------------------------
 
@@ -34,38 +34,13 @@ def test_handwritten_model_has_torchvision_state_dict(name):
     assert sum(p.numel() for p in model.parameters()) == reference["total_params"]
 
 
-def _fill(model) -> None:
-    """The deterministic fill of tests/reference/README.md, entry by entry in order."""
-    golden, plastic = 0.6180339887498949, 0.7548776662466927
-    state = model.state_dict()
-    for k, (key, tensor) in enumerate(state.items()):
-        n = tensor.numel()
-        i = torch.arange(1, n + 1, dtype=torch.float64)
-        u = 2 * torch.frac(i * golden + k * plastic) - 1
-        if key.endswith("num_batches_tracked"):
-            value = torch.zeros(n, dtype=torch.float64)
-        elif key.endswith("running_mean"):
-            value = 0.01 * u
-        elif key.endswith("running_var"):
-            value = 1 + 0.1 * u.abs()
-        elif tensor.dim() >= 2:
-            value = u * math.sqrt(6 / (n / tensor.shape[0]))
-        elif key.endswith("weight"):
-            value = 1 + 0.1 * u
-        else:
-            value = 0.01 * u
-        tensor.copy_(value.reshape(tensor.shape).to(tensor.dtype))
-
-
 @pytest.mark.parametrize("name", ["resnet50", "inception_v3"])
 def test_handwritten_model_reproduces_torchvision_logits(name):
     """With the reference weights, the forward pass gives torchvision's logits (eval mode)."""
     reference = torchvision_fixture(name)
     model = handwritten.MODELS[name]().eval()
-    _fill(model)
-    shape = reference["input_shape"]
-    j = torch.arange(math.prod(shape), dtype=torch.float64)
-    x = torch.sin(0.01 * j).reshape(shape).float()
+    fill_state_dict(model)
+    x = reference_input(reference["input_shape"]).float()
     with torch.no_grad():
         y = model(x).double()
     expected = torch.tensor(reference["logits"], dtype=torch.float64)

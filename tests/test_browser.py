@@ -236,21 +236,7 @@ def test_large_networks_stay_usable(browser, reports, key):
     assert bs.js_errors(browser) == []
 
 
-SPEC = """\
-network: small
-input: [3, 32, 32]
-default: narrow
-params: {width: 8}
-variants:
-  narrow: {}
-  wide: {params: {width: 16}}
-layers:
-  - {name: conv1, type: conv, out: width, kernel: 3, padding: 1}
-  - relu
-  - {name: pool, type: maxpool, kernel: 2, stride: 2}
-  - flatten
-  - {name: fc, type: linear, out: 10}
-"""
+from tests.test_serve import SPEC  # noqa: E402  (one small family for both suites)
 
 
 def test_serve_follows_edits(browser, tmp_path):
