@@ -1,9 +1,12 @@
 """archc: a declarative neural-network architecture compiler.
 
-    import archc
-    net = archc.load("specs/vgg.yaml", variant="D")     # validated, analysed; no torch
-    net.summary()                                        # the dict of `archc summary --json`
-    model = archc.compile("specs/vgg.yaml", variant="D") # a torch.nn.Module
+Example::
+
+    >>> import archc
+    >>> net = archc.load("specs/vgg.yaml", variant="D")  # validated, analysed; no torch
+    >>> net.summary()["totals"]["params"]  # the dict of `archc summary --json`
+    138357544
+    >>> model = archc.compile("specs/vgg.yaml", variant="D")  # a torch.nn.Module
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from archc.network import Network
 __version__ = "0.1.0"
 
 
-def load(path: str | os.PathLike, variant: str | None = None,
-         params: dict[str, Any] | None = None) -> Network:
+def load(
+    path: str | os.PathLike, variant: str | None = None, params: dict[str, Any] | None = None
+) -> Network:
     """Load, validate and analyse one variant of a spec; raise SpecError on problems.
 
     `params` overrides parameters (`{"num_classes": 10}`) or training settings
@@ -29,8 +33,12 @@ def load(path: str | os.PathLike, variant: str | None = None,
     return Network(load_graph(path, variant, overrides=params))
 
 
-def compile(path: str | os.PathLike, variant: str | None = None,
-            params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def compile(
+    path: str | os.PathLike,
+    variant: str | None = None,
+    params: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     """Build the PyTorch module of a spec's variant (imports torch)."""
     from archc.backends.pytorch import compile_module
 
@@ -40,5 +48,15 @@ def compile(path: str | os.PathLike, variant: str | None = None,
 # `archc.transfer(source, target, plan)`: a function, bound after the submodule of that name.
 from archc.transfer import TransferError, TransferPlan, plan_transfer, transfer  # noqa: E402
 
-__all__ = ["load", "compile", "transfer", "plan_transfer", "TransferPlan", "TransferError",
-           "Network", "SpecError", "Diagnostic", "__version__"]
+__all__ = [
+    "load",
+    "compile",
+    "transfer",
+    "plan_transfer",
+    "TransferPlan",
+    "TransferError",
+    "Network",
+    "SpecError",
+    "Diagnostic",
+    "__version__",
+]

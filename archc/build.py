@@ -162,9 +162,15 @@ def _belongs(name: str, targets: list[str]) -> bool:
     )
 
 
-def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Path,
-              targets: list[str] | None, check: bool = False,
-              overrides: dict | None = None) -> bool:
+def build_all(
+    specs: list[str],
+    variant: str | None,
+    all_variants: bool,
+    out: Path,
+    targets: list[str] | None,
+    check: bool = False,
+    overrides: dict | None = None,
+) -> bool:
     """Build every requested (spec, variant); print diagnostics and progress; True if all ok.
 
     `targets=None` builds the default set; `overrides` are `--set` settings.
@@ -192,8 +198,14 @@ def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Pa
     console = Console(stderr=True)
     ok = True
     built: list[Path] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True, disable=len(jobs) < 2) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=len(jobs) < 2,
+    ) as progress:
         task = progress.add_task("building", total=len(jobs))
         from archc.pipeline import analyse
 
@@ -213,9 +225,11 @@ def build_all(specs: list[str], variant: str | None, all_variants: bool, out: Pa
             except OSError as exc:  # a full disk, a read-only folder: not a bug in archc
                 ok = False
                 where = f" ({exc.filename})" if exc.filename else ""
-                console.print(f"[red]error[/red]: {label}: cannot write the outputs{where}: "
-                              f"{exc.strerror or exc}; earlier outputs are unchanged",
-                              highlight=False)
+                console.print(
+                    f"[red]error[/red]: {label}: cannot write the outputs{where}: "
+                    f"{exc.strerror or exc}; earlier outputs are unchanged",
+                    highlight=False,
+                )
             reporter.diagnostics.extend(
                 d for d in variant_reporter.warnings if d not in reporter.diagnostics
             )

@@ -39,19 +39,27 @@ def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, .
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
             problem = str(exc).splitlines()[0]
-            raise click.BadParameter(f"{key}: {text!r} is not a YAML value ({problem})",
-                                     ctx, param) from None
+            raise click.BadParameter(
+                f"{key}: {text!r} is not a YAML value ({problem})", ctx, param
+            ) from None
         if isinstance(value, dict):
-            raise click.BadParameter(f"{key}: give a number, text, boolean or list, not a "
-                                     "mapping (set nested keys one by one: training.lr=0.1)",
-                                     ctx, param)
+            raise click.BadParameter(
+                f"{key}: give a number, text, boolean or list, not a "
+                "mapping (set nested keys one by one: training.lr=0.1)",
+                ctx,
+                param,
+            )
         result[key] = value
     return result
 
 
 def _set_option(function):
     return click.option(
-        "--set", "overrides", multiple=True, callback=_parse_sets, metavar="KEY=VALUE",
+        "--set",
+        "overrides",
+        multiple=True,
+        callback=_parse_sets,
+        metavar="KEY=VALUE",
         help="Override a spec parameter (num_classes=10) or a training setting "
         "(training.lr=0.1); repeatable.",
     )(function)
@@ -78,9 +86,12 @@ class _SafeGroup(click.Group):
             if os.environ.get("ARCHC_DEBUG") == "1":
                 raise
             text = (str(exc).splitlines() or [""])[0][:200]
-            print(f"archc: internal error: {type(exc).__name__}: {text} (please report this, "
-                  "with the spec; "
-                  "ARCHC_DEBUG=1 shows the traceback)", file=sys.stderr)
+            print(
+                f"archc: internal error: {type(exc).__name__}: {text} (please report this, "
+                "with the spec; "
+                "ARCHC_DEBUG=1 shows the traceback)",
+                file=sys.stderr,
+            )
             sys.exit(3)
 
 
@@ -95,11 +106,10 @@ def main() -> None:
 @click.option("--variant", "-v", help="Variant to check (default: the spec's default).")
 @click.option("--all-variants", is_flag=True, help="Check every variant of each spec.")
 @_set_option
-def check(specs: tuple[str, ...], variant: str | None, all_variants: bool,
-          overrides: dict) -> None:
+def check(specs: tuple[str, ...], variant: str | None, all_variants: bool, overrides: dict) -> None:
     """Validate specs and print every diagnostic."""
-    from archc.spec.loader import load_spec
     from archc.pipeline import analyse
+    from archc.spec.loader import load_spec
 
     reporter = Reporter()
     checked = 0
@@ -127,8 +137,9 @@ def check(specs: tuple[str, ...], variant: str | None, all_variants: bool,
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the summary as Markdown.")
 @_set_option
-def summary(spec: str, variant: str | None, as_json: bool, as_markdown: bool,
-            overrides: dict) -> None:
+def summary(
+    spec: str, variant: str | None, as_json: bool, as_markdown: bool, overrides: dict
+) -> None:
     """Print a per-layer table (volumes, params, MACs, memory, receptive field) and totals."""
     from archc.backends import summary as backend
 
@@ -189,13 +200,28 @@ def _spec_files(specs: tuple[str, ...]) -> list[str]:
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
 @click.option("--variant", "-v", help="Variant to build (default: the spec's default).")
 @click.option("--all-variants", is_flag=True, help="Build every variant.")
-@click.option("-o", "--output", "out", default="build", show_default=True,
-              type=click.Path(file_okay=False), help="Folder to write into.")
-@click.option("--target", "targets", default=None,
-              help="Comma-separated: pytorch, onnx, graphviz, summary, train, report "
-              "(default: all; train only for specs with a training: section).")
-@click.option("--check", "run_checks", is_flag=True,
-              help="Verify the ONNX export (checker, shapes, onnxruntime parity).")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    default="build",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write into.",
+)
+@click.option(
+    "--target",
+    "targets",
+    default=None,
+    help="Comma-separated: pytorch, onnx, graphviz, summary, train, report "
+    "(default: all; train only for specs with a training: section).",
+)
+@click.option(
+    "--check",
+    "run_checks",
+    is_flag=True,
+    help="Verify the ONNX export (checker, shapes, onnxruntime parity).",
+)
 @_set_option
 def build(specs, variant, all_variants, out, targets, run_checks, overrides) -> None:
     """Generate the model folder of each spec variant (model.py, model.onnx, graph, summary)."""
@@ -209,20 +235,36 @@ def build(specs, variant, all_variants, out, targets, run_checks, overrides) -> 
         raise click.UsageError(
             f"unknown target {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}"
         )
-    ok = build_all(_spec_files(specs), variant, all_variants, Path(out), chosen, run_checks,
-                   overrides)
+    ok = build_all(
+        _spec_files(specs), variant, all_variants, Path(out), chosen, run_checks, overrides
+    )
     sys.exit(0 if ok else 1)
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--variant", "-v", help="Variant to draw.")
-@click.option("-o", "--output", "out", default=None, type=click.Path(dir_okay=False),
-              help="FILE.svg, .png, .pdf or .dot (default: build/<folder>/graph.svg).")
-@click.option("--collapse", type=int, default=None,
-              help="Draw blocks nested deeper than this level as single nodes (0: every block).")
-@click.option("--direction", type=click.Choice(["TB", "LR"]), default="TB", show_default=True,
-              help="Top-down or left-to-right.")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="FILE.svg, .png, .pdf or .dot (default: build/<folder>/graph.svg).",
+)
+@click.option(
+    "--collapse",
+    type=int,
+    default=None,
+    help="Draw blocks nested deeper than this level as single nodes (0: every block).",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["TB", "LR"]),
+    default="TB",
+    show_default=True,
+    help="Top-down or left-to-right.",
+)
 @_set_option
 def graph(spec, variant, out, collapse, direction, overrides) -> None:
     """Draw the network with Graphviz."""
@@ -246,25 +288,59 @@ def _spec_ref(text: str) -> tuple[str, str | None]:
 
 @main.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--from", "source", required=True, metavar="SPEC#VARIANT",
-              help="The network the checkpoint holds weights of.")
-@click.option("--to", "target", required=True, metavar="SPEC#VARIANT",
-              help="The network to initialise.")
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
-              help="Checkpoint (state_dict) to write.")
-@click.option("--plan", "recipe", default="names", show_default=True,
-              type=click.Choice(["names", "head", "vgg"]),
-              help="names: same module paths; head: same, output layer initialised; "
-              "vgg: VGG's first-4-conv and last-3-FC pre-training recipe.")
-@click.option("--init", "init", multiple=True, metavar="PATH",
-              help="Target module to initialise instead of copying; repeatable.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Random seed of the target's fresh initialisation.")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="SPEC#VARIANT",
+    help="The network the checkpoint holds weights of.",
+)
+@click.option(
+    "--to", "target", required=True, metavar="SPEC#VARIANT", help="The network to initialise."
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Checkpoint (state_dict) to write.",
+)
+@click.option(
+    "--plan",
+    "recipe",
+    default="names",
+    show_default=True,
+    type=click.Choice(["names", "head", "vgg"]),
+    help="names: same module paths; head: same, output layer initialised; "
+    "vgg: VGG's first-4-conv and last-3-FC pre-training recipe.",
+)
+@click.option(
+    "--init",
+    "init",
+    multiple=True,
+    metavar="PATH",
+    help="Target module to initialise instead of copying; repeatable.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed of the target's fresh initialisation.",
+)
 @_set_option
-@click.option("--from-set", "source_overrides", multiple=True, callback=_parse_sets,
-              metavar="KEY=VALUE", help="Like --set, for the source network.")
-def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
-             source_overrides) -> None:
+@click.option(
+    "--from-set",
+    "source_overrides",
+    multiple=True,
+    callback=_parse_sets,
+    metavar="KEY=VALUE",
+    help="Like --set, for the source network.",
+)
+def transfer(
+    checkpoint, source, target, out, recipe, init, seed, overrides, source_overrides
+) -> None:
     """Initialise a network from another's trained weights, layer by layer (--set applies to
     the target)."""
     from rich.console import Console
@@ -287,8 +363,10 @@ def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
         plan = tr.plan_transfer(source_graph, target_graph, recipe, init)
         plan.check()
         if not plan.copies:
-            raise tr.TransferError(f"plan '{recipe}' copies nothing from {plan.source} into "
-                                   f"{plan.target}: they share no layer")
+            raise tr.TransferError(
+                f"plan '{recipe}' copies nothing from {plan.source} into "
+                f"{plan.target}: they share no layer"
+            )
         state = tr.load_state(checkpoint)
         tr.check_source(plan, state)
         import torch
@@ -309,10 +387,20 @@ def transfer(checkpoint, source, target, out, recipe, init, seed, overrides,
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--variant", "-v", help="Variant to show first (the page switches between them).")
-@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="Port to listen on (0: any free port).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; the default keeps the page on this machine.")
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; the default keeps the page on this machine.",
+)
 @_set_option
 def serve(spec, variant, port, host, overrides) -> None:
     """Serve the spec's report on localhost; it reloads whenever the spec is saved."""

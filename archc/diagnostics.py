@@ -64,13 +64,17 @@ class Reporter:
 
     def error(self, code: str, message: str, span: Span, *notes: str) -> None:
         """Record an error."""
-        self._add(Diagnostic(code, ERROR, one_line(message), span,
-                             tuple(one_line(n) for n in notes if n)))
+        self._add(
+            Diagnostic(code, ERROR, one_line(message), span, tuple(one_line(n) for n in notes if n))
+        )
 
     def warning(self, code: str, message: str, span: Span, *notes: str) -> None:
         """Record a warning."""
-        self._add(Diagnostic(code, WARNING, one_line(message), span,
-                             tuple(one_line(n) for n in notes if n)))
+        self._add(
+            Diagnostic(
+                code, WARNING, one_line(message), span, tuple(one_line(n) for n in notes if n)
+            )
+        )
 
     def _add(self, diagnostic: Diagnostic) -> None:
         # A spec with thousands of repeated blocks can repeat one mistake thousands of times;

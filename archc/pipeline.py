@@ -17,8 +17,12 @@ from archc.spec.loader import Spec, load_spec
 
 
 @paused_gc()
-def analyse(spec: Spec, variant: str | None = None, reporter: Reporter | None = None,
-            overrides: dict[str, Any] | None = None) -> Graph:
+def analyse(
+    spec: Spec,
+    variant: str | None = None,
+    reporter: Reporter | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Graph:
     """Expand a loaded spec's variant and run every analysis pass over it.
 
     `overrides` are `--set` settings: parameter values, or `training.FIELD` values.
@@ -32,8 +36,12 @@ def analyse(spec: Spec, variant: str | None = None, reporter: Reporter | None = 
     return graph
 
 
-def load(path: str | os.PathLike, variant: str | None = None,
-         reporter: Reporter | None = None, overrides: dict[str, Any] | None = None) -> Graph:
+def load(
+    path: str | os.PathLike,
+    variant: str | None = None,
+    reporter: Reporter | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Graph:
     """Load, validate and analyse one variant of a spec file; raise SpecError on problems."""
     reporter = reporter or Reporter()
     return analyse(load_spec(path, reporter), variant, reporter, overrides)

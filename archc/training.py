@@ -73,7 +73,8 @@ class Augment(_Strict):
     )
     crop_padding: int = Field(0, ge=0, description="zero padding around a tensor example")
     resize: int | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="image folders: resize the shorter side to this first (then crop to the "
         "input size: randomly in training with random_crop, centred otherwise)",
     )
@@ -89,8 +90,7 @@ class Training(_Strict):
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's moment decay rates")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     schedule: Schedule | None = Field(None, description="how the learning rate changes")
-    batch_size: int = Field(64, ge=1, description="examples per step (per process under "
-                            "torchrun)")
+    batch_size: int = Field(64, ge=1, description="examples per step (per process under torchrun)")
     epochs: int = Field(10, ge=1, description="passes over the training data")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy smoothing")
     augment: Augment = Field(default_factory=Augment, description="training augmentation")
@@ -116,7 +116,8 @@ def merge_training(base: dict[str, Any] | None, change: dict[str, Any]) -> dict[
     for key, value in change.items():
         old = result.get(key)
         same_schedule = key != "schedule" or (
-            isinstance(old, dict) and isinstance(value, dict)
+            isinstance(old, dict)
+            and isinstance(value, dict)
             and value.get("type", old.get("type")) == old.get("type")
         )
         if isinstance(old, dict) and isinstance(value, dict) and same_schedule:
@@ -126,5 +127,11 @@ def merge_training(base: dict[str, Any] | None, change: dict[str, Any]) -> dict[
     return result
 
 
-__all__ = ["Training", "Augment", "StepSchedule", "PlateauSchedule", "CosineSchedule",
-           "merge_training"]
+__all__ = [
+    "Training",
+    "Augment",
+    "StepSchedule",
+    "PlateauSchedule",
+    "CosineSchedule",
+    "merge_training",
+]

@@ -53,14 +53,24 @@ class Recipe:
 
 
 RECIPES = {
-    "names": Recipe("names", "copy every layer with the same module path; refuse shape "
-                    "mismatches", by_name=True),
-    "head": Recipe("head", "copy every layer with the same module path except the output "
-                   "layer, which is initialised (new head for a new problem)", by_name=True,
-                   new_head=True),
-    "vgg": Recipe("vgg", "VGG's pre-training: the first four conv layers (by position in "
-                  "their stage) and the last three FC layers of the source; the rest "
-                  "initialised", first={"conv": 4}, last={"fc": 3}),
+    "names": Recipe(
+        "names", "copy every layer with the same module path; refuse shape mismatches", by_name=True
+    ),
+    "head": Recipe(
+        "head",
+        "copy every layer with the same module path except the output "
+        "layer, which is initialised (new head for a new problem)",
+        by_name=True,
+        new_head=True,
+    ),
+    "vgg": Recipe(
+        "vgg",
+        "VGG's pre-training: the first four conv layers (by position in "
+        "their stage) and the last three FC layers of the source; the rest "
+        "initialised",
+        first={"conv": 4},
+        last={"fc": 3},
+    ),
 }
 
 
@@ -111,8 +121,11 @@ class TransferPlan:
             for m in self.mismatches
         ]
         at_head = any(m.target.rpartition(".")[0] == self.head for m in self.mismatches)
-        hint = (f" (to replace the output layer, use the 'head' plan or --init {self.head})"
-                if at_head and self.recipe == "names" else "")
+        hint = (
+            f" (to replace the output layer, use the 'head' plan or --init {self.head})"
+            if at_head and self.recipe == "names"
+            else ""
+        )
         raise TransferError(
             f"cannot transfer {self.source} -> {self.target} with plan '{self.recipe}': "
             f"{len(lines)} tensor shape(s) differ{hint}: " + "; ".join(lines)
@@ -156,8 +169,9 @@ def _label(graph: Graph) -> str:
     return f"{graph.network}#{graph.variant}"
 
 
-def plan_transfer(source: Any, target: Any, recipe: str | Recipe = "names",
-                  init: tuple[str, ...] | list[str] = ()) -> TransferPlan:
+def plan_transfer(
+    source: Any, target: Any, recipe: str | Recipe = "names", init: tuple[str, ...] | list[str] = ()
+) -> TransferPlan:
     """Pair the layers of two analysed networks (Graph or archc.Network) by a recipe.
 
     `init` names target module paths to initialise whatever the recipe says.
@@ -179,8 +193,11 @@ def plan_transfer(source: Any, target: Any, recipe: str | Recipe = "names",
     output_layer = _head(target_graph)
     plan.head = output_layer.path if output_layer is not None else None
     head = output_layer if recipe.new_head else None
-    fresh = {n.path for n in target_graph.nodes if any(
-        n.path == p or n.path.startswith(p + ".") for p in init)}
+    fresh = {
+        n.path
+        for n in target_graph.nodes
+        if any(n.path == p or n.path.startswith(p + ".") for p in init)
+    }
     if head is not None:
         fresh.add(head.path)
     used_source: set[str] = set()
@@ -216,8 +233,9 @@ def plan_transfer(source: Any, target: Any, recipe: str | Recipe = "names",
     return plan
 
 
-def _pair_layers(source: Graph, target: Graph, recipe: Recipe,
-                 plan: TransferPlan) -> list[tuple[Node, Node]]:
+def _pair_layers(
+    source: Graph, target: Graph, recipe: Recipe, plan: TransferPlan
+) -> list[tuple[Node, Node]]:
     pairs: list[tuple[Node, Node]] = []
     src_layers, tgt_layers = _weighted(source), _weighted(target)
     for family, count in recipe.first.items():
@@ -242,12 +260,13 @@ def _pair_layers(source: Graph, target: Graph, recipe: Recipe,
                 f"plan '{recipe.name}' copies the last {count} {family} layers, but "
                 f"{plan.source} has {len(src)} and {plan.target} has {len(tgt)}"
             )
-        pairs.extend(zip(src[len(src) - count:], tgt[len(tgt) - count:], strict=True))
+        pairs.extend(zip(src[len(src) - count :], tgt[len(tgt) - count :], strict=True))
     if recipe.by_name:
         taken = {t.path for _, t in pairs}
         by_path = {n.path: n for n in src_layers}
-        pairs.extend((by_path[n.path], n) for n in tgt_layers
-                     if n.path in by_path and n.path not in taken)
+        pairs.extend(
+            (by_path[n.path], n) for n in tgt_layers if n.path in by_path and n.path not in taken
+        )
     order = {n.path: i for i, n in enumerate(tgt_layers)}
     return sorted(pairs, key=lambda pair: order[pair[1].path])
 
@@ -261,10 +280,14 @@ def check_source(plan: TransferPlan, source_state: dict[str, Any]) -> None:
         if tensor is None:
             problems.append(f"it has no tensor '{key}'")
         elif tuple(tensor.shape) != shape:
-            problems.append(f"its '{key}' is {list(tensor.shape)}, but {plan.source} declares "
-                            f"{list(shape)}")
-    problems += [f"it has a tensor '{key}' that {plan.source} does not declare"
-                 for key in source_state if key not in plan.source_tensors]
+            problems.append(
+                f"its '{key}' is {list(tensor.shape)}, but {plan.source} declares {list(shape)}"
+            )
+    problems += [
+        f"it has a tensor '{key}' that {plan.source} does not declare"
+        for key in source_state
+        if key not in plan.source_tensors
+    ]
     _refuse(f"the source weights are not those of {plan.source}", problems)
 
 
@@ -284,18 +307,22 @@ def transfer(source_model: Any, target_model: Any, plan: TransferPlan) -> Transf
     import torch
 
     plan.check()
-    source_state = (source_model.state_dict() if hasattr(source_model, "state_dict")
-                    else dict(source_model))
-    target_state = (target_model.state_dict() if hasattr(target_model, "state_dict")
-                    else target_model)
+    source_state = (
+        source_model.state_dict() if hasattr(source_model, "state_dict") else dict(source_model)
+    )
+    target_state = (
+        target_model.state_dict() if hasattr(target_model, "state_dict") else target_model
+    )
     check_source(plan, source_state)
     problems = []
     for item in plan.copies:
         if item.target not in target_state:
             problems.append(f"it has no tensor '{item.target}'")
         elif tuple(target_state[item.target].shape) != item.shape:
-            problems.append(f"its '{item.target}' is {list(target_state[item.target].shape)}, "
-                            f"but {plan.target} declares {list(item.shape)}")
+            problems.append(
+                f"its '{item.target}' is {list(target_state[item.target].shape)}, "
+                f"but {plan.target} declares {list(item.shape)}"
+            )
     _refuse(f"the target module is not {plan.target}", problems)
     with torch.no_grad():
         for item in plan.copies:
@@ -312,15 +339,18 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise TransferError(f"checkpoint '{path}' does not exist") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
-        raise TransferError(f"cannot read checkpoint '{path}': {type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise TransferError(
+            f"cannot read checkpoint '{path}': {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()
     ):
-        raise TransferError(f"checkpoint '{path}' is not a state_dict (a mapping of names "
-                            "to tensors)")
+        raise TransferError(
+            f"checkpoint '{path}' is not a state_dict (a mapping of names to tensors)"
+        )
     return data
 
 
@@ -341,16 +371,19 @@ def print_plan(plan: TransferPlan, console: Any) -> None:
     """Show, layer by layer, what a plan copies, initialises and leaves behind (rich)."""
     from rich.table import Table
 
-    table = Table(title=f"transfer {plan.source} -> {plan.target} (plan '{plan.recipe}')",
-                  title_justify="left")
+    table = Table(
+        title=f"transfer {plan.source} -> {plan.target} (plan '{plan.recipe}')",
+        title_justify="left",
+    )
     for column in ("target", "action", "from", "shape"):
         table.add_column(column)
     copied = {c.target: c for c in plan.copies}
     fresh = dict(plan.initialised)
     for key in plan.target_keys:
         if key in copied:
-            table.add_row(key, "[green]copied[/green]", copied[key].source,
-                          _shape(copied[key].shape))
+            table.add_row(
+                key, "[green]copied[/green]", copied[key].source, _shape(copied[key].shape)
+            )
         else:
             table.add_row(key, "[yellow]initialised[/yellow]", "", _shape(fresh[key]))
     for key, shape in plan.skipped:
@@ -359,7 +392,8 @@ def print_plan(plan: TransferPlan, console: Any) -> None:
     console.print(
         f"copied {len(plan.copies)} tensors ({plan.copied_params():,} values) from "
         f"{len(plan.layers)} layers; initialised {len(plan.initialised)}; "
-        f"skipped {len(plan.skipped)} source tensors", highlight=False,
+        f"skipped {len(plan.skipped)} source tensors",
+        highlight=False,
     )
 
 
@@ -367,5 +401,13 @@ def _shape(shape: Shape) -> str:
     return "x".join(map(str, shape)) or "scalar"
 
 
-__all__ = ["RECIPES", "Recipe", "TransferPlan", "TransferError", "plan_transfer", "transfer",
-           "load_state", "save_state"]
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "TransferPlan",
+    "TransferError",
+    "plan_transfer",
+    "transfer",
+    "load_state",
+    "save_state",
+]

@@ -70,16 +70,29 @@ def test_summary_json_contract(write_spec):
     assert data["archc_summary"] == 1
     assert data["network"] == "alexnet" and data["variant"] == "lecture"
     assert data["input_shape"] == [3, 227, 227] and data["output_shape"] == [10]
-    for key in ("params", "trainable_params", "buffer_elements", "macs",
-                "activation_elements", "param_bytes"):
+    for key in (
+        "params",
+        "trainable_params",
+        "buffer_elements",
+        "macs",
+        "activation_elements",
+        "param_bytes",
+    ):
         assert isinstance(data["totals"][key], int)
     first = data["layers"][0]
     # CS231n / papers.md: CONV1 96 11x11 s4 on 227x227x3 -> 55x55x96, 34,944 params,
     # 105,415,200 MACs; receptive field 11, jump 4.
-    assert first == {**first, "name": "conv1", "type": "conv", "inputs": ["input"],
-                     "output_shape": [96, 55, 55], "params": 34944, "macs": 105415200,
-                     "activation_elements": 96 * 55 * 55,
-                     "receptive_field": {"size": [11, 11], "jump": [4, 4]}}
+    assert first == {
+        **first,
+        "name": "conv1",
+        "type": "conv",
+        "inputs": ["input"],
+        "output_shape": [96, 55, 55],
+        "params": 34944,
+        "macs": 105415200,
+        "activation_elements": 96 * 55 * 55,
+        "receptive_field": {"size": [11, 11], "jump": [4, 4]},
+    }
     # The ReLU is in place and the flatten a view: neither makes a tensor (CONTRACT.md).
     assert data["layers"][1]["activation_elements"] == 0
     assert data["totals"]["param_bytes"] == 4 * data["totals"]["params"]
@@ -107,10 +120,15 @@ def test_check_and_summary_never_import_torch(tmp_path, write_spec):
         "    bad = [m for m in ('torch', 'onnx', 'graphviz') if m in sys.modules]\n"
         "    print('IMPORTED', bad, file=sys.stderr)\n"
     )
-    for args in (["check", str(path)], ["summary", str(path)], ["summary", str(path), "--json"],
-                 ["variants", str(path)]):
-        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
-                              text=True, timeout=60)
+    for args in (
+        ["check", str(path)],
+        ["summary", str(path)],
+        ["summary", str(path), "--json"],
+        ["variants", str(path)],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
+        )
         assert "IMPORTED []" in proc.stderr, (args, proc.stderr)
 
 

@@ -14,8 +14,11 @@ from archc.spec.expr import ExprError, evaluate, names_in
         ("planes // 2 + 1", {"planes": 64}, 33),
         ("2 if index == 0 else 1", {"index": 0}, 2),
         ("2 if index == 0 else 1", {"index": 3}, 1),
-        ("stride != 1 or in_channels != 4 * planes", {"stride": 1, "in_channels": 256,
-                                                      "planes": 64}, False),
+        (
+            "stride != 1 or in_channels != 4 * planes",
+            {"stride": 1, "in_channels": 256, "planes": 64},
+            False,
+        ),
         ("blocks[2]", {"blocks": [3, 4, 6, 3]}, 6),
         ("sum(blocks) * 3 + 2", {"blocks": [3, 4, 6, 3]}, 50),
         ("max(1, width // 4)", {"width": 2}, 1),

@@ -80,10 +80,18 @@ layers:
     rows = layers_of(path)
     types = {name: row["type"] for name, row in rows.items()}
     assert types == {
-        "features.0": "conv", "features.1": "relu", "features.2": "conv",
-        "features.3": "relu", "features.4": "maxpool", "features.5": "conv",
-        "features.6": "relu", "features.7": "maxpool", "flatten": "flatten",
-        "classifier.0": "linear", "classifier.1": "relu", "classifier.2": "dropout",
+        "features.0": "conv",
+        "features.1": "relu",
+        "features.2": "conv",
+        "features.3": "relu",
+        "features.4": "maxpool",
+        "features.5": "conv",
+        "features.6": "relu",
+        "features.7": "maxpool",
+        "flatten": "flatten",
+        "classifier.0": "linear",
+        "classifier.1": "relu",
+        "classifier.2": "dropout",
         "classifier.3": "linear",
     }
     # conv3 keeps 32x32 (pad 1), 2x2/2 pools halve: 32 -> 16 -> 8; conv1-16 has no padding.
@@ -200,8 +208,14 @@ def test_init_on_containers_applies_inside(write_spec):
     graph = archc.load(write_spec(INIT_SPEC)).graph
     inits = {n.path: n.init for n in graph.layers()}
     # The layer's own init wins, then the nearest container's; None means the spec's.
-    assert inits == {"first.a": "he", "first.b": "normal", "second.a": None,
-                     "second.b": "normal", "stack.0": "zeros", "stack.1": "zeros"}
+    assert inits == {
+        "first.a": "he",
+        "first.b": "normal",
+        "second.a": None,
+        "second.b": "normal",
+        "stack.0": "zeros",
+        "stack.1": "zeros",
+    }
 
 
 def test_unknown_init_on_a_container_is_reported_once_at_its_key(write_spec):

@@ -88,11 +88,21 @@ def test_set_overrides_parameters_with_yaml_values(write_spec):
     data = _summary(path, "--set", "num_classes=7")
     assert data["output_shape"] == [7]
     assert data["layers"][-1]["params"] == 2 * 6 * 6 * 7 + 7
-    vgg = _summary(SPECS / "vgg.yaml", "--variant", "A", "--set",
-                   "config=[conv3-8, maxpool, conv3-16, maxpool]")
+    vgg = _summary(
+        SPECS / "vgg.yaml",
+        "--variant",
+        "A",
+        "--set",
+        "config=[conv3-8, maxpool, conv3-16, maxpool]",
+    )
     # Two convolutions, then the classifier over 16 x 56 x 56 (224 halved twice).
     assert [row["name"] for row in vgg["layers"][:5]] == [
-        "features.0", "features.1", "features.2", "features.3", "features.4"]
+        "features.0",
+        "features.1",
+        "features.2",
+        "features.3",
+        "features.4",
+    ]
     assert vgg["layers"][7]["params"] == 16 * 56 * 56 * 4096 + 4096
 
 
@@ -121,9 +131,13 @@ def test_training_section_merges_variant_and_command_line(write_spec):
     # The variant changes lr and one augmentation flag; the rest is the spec's.
     assert (quick.lr, quick.momentum) == (0.5, 0.9)
     assert (quick.augment.hflip, quick.augment.random_crop, quick.augment.crop_padding) == (
-        True, True, 1)
-    changed = archc.load(path, "quick", params={"training.schedule.type": "plateau",
-                                                "training.batch_size": 4}).graph.training
+        True,
+        True,
+        1,
+    )
+    changed = archc.load(
+        path, "quick", params={"training.schedule.type": "plateau", "training.batch_size": 4}
+    ).graph.training
     assert changed.schedule.type == "plateau" and changed.batch_size == 4
     assert archc.load(SPECS / "lenet5.yaml").graph.training is None
 
@@ -143,12 +157,23 @@ def test_alexnet_spec_carries_the_papers_recipe():
     for variant in ("lecture", "paper", "torchvision"):
         t = archc.load(SPECS / "alexnet.yaml", variant).graph.training
         assert (t.optimizer, t.lr, t.momentum, t.weight_decay, t.batch_size) == (
-            "sgd", 0.01, 0.9, 0.0005, 128)
+            "sgd",
+            0.01,
+            0.9,
+            0.0005,
+            128,
+        )
         assert (t.schedule.type, t.schedule.factor, t.schedule.monitor) == (
-            "plateau", 0.1, "val_error")
+            "plateau",
+            0.1,
+            "val_error",
+        )
     # Section 4.2: dropout with probability 0.5 in the first two fully connected layers.
-    rates = [row["hyper"] for row in archc.load(SPECS / "alexnet.yaml").summary()["layers"]
-             if row["type"] == "dropout"]
+    rates = [
+        row["hyper"]
+        for row in archc.load(SPECS / "alexnet.yaml").summary()["layers"]
+        if row["type"] == "dropout"
+    ]
     assert rates == ["p 0.5", "p 0.5"]
 
 
@@ -157,8 +182,17 @@ def test_schema_describes_the_training_section():
     schema = json.loads(result.output)
     training = schema["$defs"]["Training"]["properties"]
     assert training["optimizer"]["enum"] == ["sgd", "adam", "adamw"]
-    assert {"lr", "momentum", "weight_decay", "schedule", "batch_size", "epochs", "augment",
-            "label_smoothing", "freeze"} <= set(training)
+    assert {
+        "lr",
+        "momentum",
+        "weight_decay",
+        "schedule",
+        "batch_size",
+        "epochs",
+        "augment",
+        "label_smoothing",
+        "freeze",
+    } <= set(training)
     variant = schema["$defs"]["VariantSpec"]["properties"]
     assert "training" in variant
 
@@ -167,8 +201,10 @@ def test_build_writes_train_py_by_default_only_with_a_training_section(write_spe
     path = write_spec(SMALL)
     runner = CliRunner()
     out = tmp_path / "out"
-    assert runner.invoke(main, ["build", str(path), "-o", str(out), "--target",
-                                "summary"]).exit_code == 0
+    assert (
+        runner.invoke(main, ["build", str(path), "-o", str(out), "--target", "summary"]).exit_code
+        == 0
+    )
     assert not (out / "small_base" / "train.py").exists()  # not asked for
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
@@ -179,8 +215,9 @@ def test_build_writes_train_py_by_default_only_with_a_training_section(write_spe
     assert (out / "small_base" / "model.py").exists()
     assert (out / "lenet5_paper" / "model.py").exists()
     assert not (out / "lenet5_paper" / "train.py").exists()  # lenet5.yaml has no training:
-    explicit = runner.invoke(main, ["build", str(SPECS / "lenet5.yaml"), "-o", str(out),
-                                    "--target", "train"])
+    explicit = runner.invoke(
+        main, ["build", str(SPECS / "lenet5.yaml"), "-o", str(out), "--target", "train"]
+    )
     assert explicit.exit_code == 0 and (out / "lenet5_paper" / "train.py").exists()
 
 
@@ -193,18 +230,28 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
 def _build(spec, out, *args) -> Path:
-    result = CliRunner().invoke(main, ["build", str(spec), "-o", str(out), "--target",
-                                       "pytorch,train", *args])
+    result = CliRunner().invoke(
+        main, ["build", str(spec), "-o", str(out), "--target", "pytorch,train", *args]
+    )
     assert result.exit_code == 0, result.output
     (folder,) = [p for p in Path(out).iterdir() if p.is_dir()]
     return folder
 
 
 def _train(script, *args, cwd, torchrun=False, timeout=300) -> subprocess.CompletedProcess:
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                 "--nproc_per_node=2"] if torchrun else [sys.executable])
-    done = subprocess.run([*launcher, str(script), *map(str, args)], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        if torchrun
+        else [sys.executable]
+    )
+    done = subprocess.run(
+        [*launcher, str(script), *map(str, args)],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -230,9 +277,21 @@ def test_generated_train_py_is_deterministic_and_lint_clean(write_spec, tmp_path
     assert first.read_bytes() == second.read_bytes()
     ruff = Path(sys.executable).parent / "ruff"
     if ruff.exists():
-        done = subprocess.run([str(ruff), "check", "--no-cache", "--isolated",
-                               "--line-length", "100", "--select", "E,F,W,I,B,UP",
-                               str(first)], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                str(ruff),
+                "check",
+                "--no-cache",
+                "--isolated",
+                "--line-length",
+                "100",
+                "--select",
+                "E,F,W,I,B,UP",
+                str(first),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stdout
     assert '"lr": 0.5' in first.read_text()
 
@@ -300,15 +359,36 @@ def small_data(tmp_path_factory):
 
 
 def test_torchrun_two_gloo_processes_agree_and_resume_where_they_stopped(tmp_path, small_data):
-    folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern",
-                    "--set", "training.momentum=0.9", "--set", "training.schedule.type=step",
-                    "--set", "training.schedule.step_size=1", "--set",
-                    "training.schedule.gamma=0.5", "--set", "training.batch_size=8")
+    folder = _build(
+        SPECS / "lenet5.yaml",
+        tmp_path / "build",
+        "--variant",
+        "modern",
+        "--set",
+        "training.momentum=0.9",
+        "--set",
+        "training.schedule.type=step",
+        "--set",
+        "training.schedule.step_size=1",
+        "--set",
+        "training.schedule.gamma=0.5",
+        "--set",
+        "training.batch_size=8",
+    )
     script = folder / "train.py"
     common = [small_data, "--val-split", "0.25"]
     # Uninterrupted: 2 epochs of 3 steps per process (18 of the 36 training examples each).
-    whole = _train(script, *common, "--epochs", "2", "--out", "whole", "--verify-replicas",
-                   cwd=tmp_path, torchrun=True)
+    whole = _train(
+        script,
+        *common,
+        "--epochs",
+        "2",
+        "--out",
+        "whole",
+        "--verify-replicas",
+        cwd=tmp_path,
+        torchrun=True,
+    )
     replicas = re.findall(r"replica (\d)/2: sha256 ([0-9a-f]{64})", whole.stdout)
     assert sorted(rank for rank, _ in replicas) == ["0", "1"]
     state = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
@@ -326,8 +406,18 @@ def test_torchrun_two_gloo_processes_agree_and_resume_where_they_stopped(tmp_pat
 
     # Interrupted after epoch 1, then resumed: the same weights, bit for bit.
     _train(script, *common, "--epochs", "1", "--out", "parts", cwd=tmp_path, torchrun=True)
-    resumed = _train(script, *common, "--epochs", "2", "--out", "parts", "--resume",
-                     tmp_path / "parts" / "last.pt", cwd=tmp_path, torchrun=True)
+    resumed = _train(
+        script,
+        *common,
+        "--epochs",
+        "2",
+        "--out",
+        "parts",
+        "--resume",
+        tmp_path / "parts" / "last.pt",
+        cwd=tmp_path,
+        torchrun=True,
+    )
     assert "resumed from" in resumed.stderr and "after epoch 1" in resumed.stderr
     assert "epoch 1/2" not in resumed.stdout and "epoch 2/2" in resumed.stdout
     again = torch.load(tmp_path / "parts" / "model.pt", weights_only=True)
@@ -341,12 +431,25 @@ def test_torchrun_two_gloo_processes_agree_and_resume_where_they_stopped(tmp_pat
 
 
 def test_normalize_must_match_the_input_channels(tmp_path):
-    result = CliRunner().invoke(main, [
-        "build", str(SPECS / "lenet5.yaml"), "-v", "modern", "--target", "train", "-o",
-        str(tmp_path), "--set", "training.normalize=[[0.5, 0.5, 0.5], [0.2, 0.2, 0.2]]"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            str(SPECS / "lenet5.yaml"),
+            "-v",
+            "modern",
+            "--target",
+            "train",
+            "-o",
+            str(tmp_path),
+            "--set",
+            "training.normalize=[[0.5, 0.5, 0.5], [0.2, 0.2, 0.2]]",
+        ],
+    )
     assert result.exit_code == 1
     assert "gives 3 means and 3 stds, but the input has 1 channel(s)" in " ".join(
-        result.output.split())
+        result.output.split()
+    )
     assert not (tmp_path / "lenet5_modern" / "train.py").exists()
 
 
@@ -356,30 +459,56 @@ def test_train_py_explains_data_and_weights_that_do_not_fit(tmp_path, small_data
     torch.save({"c1.weight": torch.zeros(6, 1, 5, 5)}, tmp_path / "partial.pt")
     for args, message in [
         (["tiny.npz"], "examples are [1, 8, 8], but the network takes [1, 32, 32]"),
-        ([small_data, "--init", "partial.pt"], "--init partial.pt does not fit LeNet5Modern: "
-         'Missing key(s) in state_dict: "c1.bias"'),
+        (
+            [small_data, "--init", "partial.pt"],
+            '--init partial.pt does not fit LeNet5Modern: Missing key(s) in state_dict: "c1.bias"',
+        ),
     ]:
-        done = subprocess.run([sys.executable, str(folder / "train.py"), *map(str, args)],
-                              cwd=tmp_path, env=ENV, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [sys.executable, str(folder / "train.py"), *map(str, args)],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 1 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
 
 
 def test_image_folder_training(tmp_path):
     image = pytest.importorskip("PIL.Image")
-    folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern",
-                    "--set", "training.augment.random_crop=true",
-                    "--set", "training.augment.hflip=true",
-                    "--set", "training.normalize=[[0.5], [0.25]]")
+    folder = _build(
+        SPECS / "lenet5.yaml",
+        tmp_path / "build",
+        "--variant",
+        "modern",
+        "--set",
+        "training.augment.random_crop=true",
+        "--set",
+        "training.augment.hflip=true",
+        "--set",
+        "training.normalize=[[0.5], [0.25]]",
+    )
     rng = np.random.default_rng(1)
     for label in ("cat", "dog"):
         (tmp_path / "images" / label).mkdir(parents=True)
         for i in range(3):
             pixels = rng.integers(0, 255, (40, 36, 3), dtype=np.uint8)
             image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
-    done = _train(folder / "train.py", "images", "--val", "images", "--epochs", "1",
-                  "--batch-size", "2", "--out", "run", cwd=tmp_path)
+    done = _train(
+        folder / "train.py",
+        "images",
+        "--val",
+        "images",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--out",
+        "run",
+        cwd=tmp_path,
+    )
     (metrics,) = _metrics(tmp_path / "run")
     assert metrics["epoch"] == 1 and "val_acc" in metrics
     assert "epoch 1/1" in done.stdout
@@ -402,10 +531,13 @@ def _lenet_spec(tmp: Path) -> Path:
     """specs/lenet5.yaml with a num_classes parameter (for the new head) and a recipe."""
     text = (SPECS / "lenet5.yaml").read_text()
     if "num_classes" not in text:
-        text = text.replace("params:\n  modern: false\n",
-                            "params:\n  modern: false\n  num_classes: 10\n")
-        text = text.replace("{name: fc, type: linear, out: 10, when: modern}",
-                            "{name: fc, type: linear, out: num_classes, when: modern}")
+        text = text.replace(
+            "params:\n  modern: false\n", "params:\n  modern: false\n  num_classes: 10\n"
+        )
+        text = text.replace(
+            "{name: fc, type: linear, out: 10, when: modern}",
+            "{name: fc, type: linear, out: num_classes, when: modern}",
+        )
     assert "out: num_classes" in text
     path = tmp / "lenet5.yaml"
     path.write_text(text + DIGITS_TRAINING)
@@ -451,18 +583,40 @@ def test_fine_tuning_a_new_head_on_a_new_split_of_labels(pretrained, tmp_path):
     # The new problem: even vs odd digits (chance: about 50%).
     train, test = _digits(tmp_path, relabel=lambda y: y % 2)
     init = tmp_path / "init.pt"
-    result = CliRunner().invoke(main, [
-        "transfer", str(weights), "--from", f"{spec}#modern", "--to", f"{spec}#modern",
-        "--set", "num_classes=2", "--plan", "head", "-o", str(init)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "transfer",
+            str(weights),
+            "--from",
+            f"{spec}#modern",
+            "--to",
+            f"{spec}#modern",
+            "--set",
+            "num_classes=2",
+            "--plan",
+            "head",
+            "-o",
+            str(init),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "copied 8 tensors" in result.output
     frozen = ["--set", "num_classes=2", "--set", "training.freeze=[c1, c3, c5, f6]"]
     summary = _summary(spec, "--variant", "modern", *frozen)
     assert summary["totals"]["trainable_params"] == 84 * 2 + 2  # F6's 84 units -> 2 classes
-    folder = _build(spec, tmp_path / "build", "--variant", "modern", *frozen,
-                    "--set", "training.epochs=4", "--set", "training.lr=0.01")
-    _train(folder / "train.py", train, "--val", test, "--init", init, "--out", "run",
-           cwd=tmp_path)
+    folder = _build(
+        spec,
+        tmp_path / "build",
+        "--variant",
+        "modern",
+        *frozen,
+        "--set",
+        "training.epochs=4",
+        "--set",
+        "training.lr=0.01",
+    )
+    _train(folder / "train.py", train, "--val", test, "--init", init, "--out", "run", cwd=tmp_path)
     start = torch.load(init, weights_only=True)
     end = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     for key in start:

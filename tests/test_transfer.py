@@ -21,8 +21,11 @@ VGG_FCS = [(4096, 7 * 7 * 512), (4096, 4096), (1000, 4096)]
 
 
 def _conv_weights(plan):
-    return [c.shape for c in plan.copies if c.target.startswith("features")
-            and c.target.endswith("weight")]
+    return [
+        c.shape
+        for c in plan.copies
+        if c.target.startswith("features") and c.target.endswith("weight")
+    ]
 
 
 # --- plans from the specs alone --------------------------------------------------------
@@ -38,14 +41,20 @@ def test_vgg_plan_copies_the_first_four_convs_and_three_fcs_of_a(deeper):
     # conv (stage s, position p) lands on the layer at the same place of the deeper column:
     # features.0 (stage 1), features.5 (stage 2), features.10 and .12 (stage 3).
     assert plan.layers == [
-        ("features.0", "features.0"), ("features.3", "features.5"),
-        ("features.6", "features.10"), ("features.8", "features.12"),
-        ("classifier.0", "classifier.0"), ("classifier.3", "classifier.3"),
+        ("features.0", "features.0"),
+        ("features.3", "features.5"),
+        ("features.6", "features.10"),
+        ("features.8", "features.12"),
+        ("classifier.0", "classifier.0"),
+        ("classifier.3", "classifier.3"),
         ("classifier.6", "classifier.6"),
     ]
     assert _conv_weights(plan) == VGG_A_FIRST_CONVS
-    assert [c.shape for c in plan.copies if c.target.startswith("classifier")
-            and c.target.endswith("weight")] == VGG_FCS
+    assert [
+        c.shape
+        for c in plan.copies
+        if c.target.startswith("classifier") and c.target.endswith("weight")
+    ] == VGG_FCS
     assert len(plan.copies) == 14  # a weight and a bias per copied layer
     # Every other weight layer of the deeper column starts fresh: D has 16 weight layers,
     # E 19 (the columns' names in the paper), minus the 7 copied.
@@ -53,18 +62,24 @@ def test_vgg_plan_copies_the_first_four_convs_and_three_fcs_of_a(deeper):
     assert len(fresh_layers) == {"D": 16, "E": 19}[deeper] - 7
     # A's other conv layers (8 weight layers in all, 4 copied) are left behind.
     assert {key.rsplit(".", 1)[0] for key, _ in plan.skipped} == {
-        "features.11", "features.13", "features.16", "features.18"}
+        "features.11",
+        "features.13",
+        "features.16",
+        "features.18",
+    }
 
 
 @pytest.mark.parametrize("deeper, model", [("D", "vgg16"), ("E", "vgg19")])
 def test_vgg_plan_uses_torchvisions_own_keys_and_shapes(deeper, model):
     """The plan's names and shapes are those of torchvision's vgg11 and vgg16/vgg19."""
+
     def tensors(name):
         return {key: tuple(shape) for key, shape, _ in torchvision_fixture(name)["state_dict"]}
 
     source, target = tensors("vgg11"), tensors(model)
-    plan = plan_transfer(archc.load(SPECS / "vgg.yaml", "A"),
-                         archc.load(SPECS / "vgg.yaml", deeper), "vgg")
+    plan = plan_transfer(
+        archc.load(SPECS / "vgg.yaml", "A"), archc.load(SPECS / "vgg.yaml", deeper), "vgg"
+    )
     for copy in plan.copies:
         assert source[copy.source] == copy.shape == target[copy.target], copy
     assert {c.target for c in plan.copies} | {k for k, _ in plan.initialised} == set(target)
@@ -101,7 +116,8 @@ def test_names_plan_names_every_mismatch_between_columns():
     # D's features.19 is the second conv3-32 of stage 4 (over 32 maps); E, with one more
     # conv in stage 3, has its first conv3-32 (over stage 3's 16 maps) at that index.
     assert "features.19.weight [32, 32, 3, 3] -> features.19.weight [32, 16, 3, 3]" in str(
-        info.value)
+        info.value
+    )
     assert "head" not in str(info.value)
 
 
@@ -109,7 +125,10 @@ def test_init_option_initialises_named_modules_and_refuses_unknown_ones():
     net = archc.load(TINY, "A")
     plan = plan_transfer(net, net, "names", init=["classifier"])
     assert {key.rsplit(".", 1)[0] for key, _ in plan.initialised} == {
-        "classifier.0", "classifier.3", "classifier.6"}
+        "classifier.0",
+        "classifier.3",
+        "classifier.6",
+    }
     with pytest.raises(TransferError, match="no module 'clasifier'"):
         plan_transfer(net, net, "names", init=["clasifier"])
 
@@ -118,14 +137,20 @@ def test_batchnorm_buffers_travel_with_their_layer():
     net = archc.load(TINY, "D-BN")
     plan = plan_transfer(net, net, "names")
     copied = {c.target for c in plan.copies}
-    assert {"features.1.running_mean", "features.1.running_var",
-            "features.1.num_batches_tracked"} <= copied
+    assert {
+        "features.1.running_mean",
+        "features.1.running_var",
+        "features.1.num_batches_tracked",
+    } <= copied
     assert not plan.initialised
 
 
 def test_vgg_plan_needs_the_layers_it_names():
-    with pytest.raises(TransferError, match="lenet5#modern has no conv layer #1 at input "
-                       "resolution 16x16 to take features.3 of tiny_vgg#A"):
+    with pytest.raises(
+        TransferError,
+        match="lenet5#modern has no conv layer #1 at input "
+        "resolution 16x16 to take features.3 of tiny_vgg#A",
+    ):
         plan_transfer(archc.load(TINY, "A"), archc.load(SPECS / "lenet5.yaml", "modern"), "vgg")
 
 
@@ -161,9 +186,18 @@ def test_transfer_copies_exactly_the_planned_tensors():
     after = target.state_dict()
     pairs = {c.target: c.source for c in plan.copies}
     assert sorted(pairs) == sorted(
-        f"{layer}.{t}" for layer in ("features.0", "features.5", "features.10", "features.12",
-                                     "classifier.0", "classifier.3", "classifier.6")
-        for t in ("weight", "bias"))
+        f"{layer}.{t}"
+        for layer in (
+            "features.0",
+            "features.5",
+            "features.10",
+            "features.12",
+            "classifier.0",
+            "classifier.3",
+            "classifier.6",
+        )
+        for t in ("weight", "bias")
+    )
     for key, value in after.items():
         if key in pairs:
             assert torch.equal(value, source.state_dict()[pairs[key]]), key
@@ -200,8 +234,9 @@ def _run(*args):
 
 def test_cli_vgg_plan_writes_a_checkpoint_the_target_loads(tmp_path, checkpoint_a):
     out = tmp_path / "d.pt"
-    result = _run(checkpoint_a, "--from", f"{TINY}#A", "--to", f"{TINY}#D", "--plan", "vgg",
-                  "-o", out)
+    result = _run(
+        checkpoint_a, "--from", f"{TINY}#A", "--to", f"{TINY}#D", "--plan", "vgg", "-o", out
+    )
     assert result.exit_code == 0, result.output
     assert "copied 14 tensors" in result.output
     assert "features.12.weight" in result.output and "initialised" in result.output
@@ -216,8 +251,17 @@ def test_cli_vgg_plan_writes_a_checkpoint_the_target_loads(tmp_path, checkpoint_
 
 def test_cli_refuses_shape_mismatch_without_writing(tmp_path, checkpoint_a):
     out = tmp_path / "out.pt"
-    result = _run(checkpoint_a, "--from", f"{TINY}#A", "--to", f"{TINY}#A",
-                  "--set", "num_classes=5", "-o", out)
+    result = _run(
+        checkpoint_a,
+        "--from",
+        f"{TINY}#A",
+        "--to",
+        f"{TINY}#A",
+        "--set",
+        "num_classes=5",
+        "-o",
+        out,
+    )
     assert result.exit_code == 1
     assert "classifier.6.weight [10, 64] -> classifier.6.weight [5, 64]" in result.output
     assert "use the 'head' plan or --init classifier.6" in result.output
@@ -227,14 +271,26 @@ def test_cli_refuses_shape_mismatch_without_writing(tmp_path, checkpoint_a):
 
 def test_cli_head_plan_with_new_num_classes(tmp_path, checkpoint_a):
     out = tmp_path / "out.pt"
-    result = _run(checkpoint_a, "--from", f"{TINY}#A", "--to", f"{TINY}#A",
-                  "--set", "num_classes=5", "--plan", "head", "-o", out)
+    result = _run(
+        checkpoint_a,
+        "--from",
+        f"{TINY}#A",
+        "--to",
+        f"{TINY}#A",
+        "--set",
+        "num_classes=5",
+        "--plan",
+        "head",
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     state = torch.load(out, weights_only=True)
     source = torch.load(checkpoint_a, weights_only=True)
     assert state["classifier.6.weight"].shape == (5, 64)
-    assert all(torch.equal(state[k], source[k]) for k in source if not k.startswith(
-        "classifier.6."))
+    assert all(
+        torch.equal(state[k], source[k]) for k in source if not k.startswith("classifier.6.")
+    )
 
 
 def test_cli_refuses_a_checkpoint_of_another_variant(tmp_path, checkpoint_a):
@@ -250,8 +306,17 @@ def test_cli_reports_unreadable_checkpoints_and_unknown_params(tmp_path):
     bad.write_text("not a checkpoint")
     result = _run(bad, "--from", f"{TINY}#A", "--to", f"{TINY}#A", "-o", tmp_path / "o.pt")
     assert result.exit_code == 1 and "cannot read checkpoint" in result.output
-    result = _run(bad, "--from", f"{TINY}#A", "--to", f"{TINY}#A", "--set", "num_clases=5",
-                  "-o", tmp_path / "o.pt")
+    result = _run(
+        bad,
+        "--from",
+        f"{TINY}#A",
+        "--to",
+        f"{TINY}#A",
+        "--set",
+        "num_clases=5",
+        "-o",
+        tmp_path / "o.pt",
+    )
     assert result.exit_code == 1
     assert "error[E-UNKNOWN-PARAM]" in result.output and "num_classes" in result.output
     assert not (tmp_path / "o.pt").exists()
@@ -259,8 +324,9 @@ def test_cli_reports_unreadable_checkpoints_and_unknown_params(tmp_path):
 
 def test_cli_refuses_a_plan_that_copies_nothing(tmp_path, checkpoint_a):
     out = tmp_path / "out.pt"
-    result = _run(checkpoint_a, "--from", f"{TINY}#A", "--to", f"{SPECS / 'lenet5.yaml'}#modern",
-                  "-o", out)
+    result = _run(
+        checkpoint_a, "--from", f"{TINY}#A", "--to", f"{SPECS / 'lenet5.yaml'}#modern", "-o", out
+    )
     assert result.exit_code == 1
     assert "plan 'names' copies nothing from tiny_vgg#A into lenet5#modern" in result.output
     assert not out.exists()
@@ -280,6 +346,6 @@ def test_full_size_vgg_a_into_d():
     for key, value in state.items():
         expected = source.state_dict()[pairs[key]] if key in pairs else before[key]
         assert torch.equal(value, expected), key
-    assert plan.copied_params() == sum(
-        a * b * c * d + a for a, b, c, d in VGG_A_FIRST_CONVS) + sum(
-        o * i + o for o, i in VGG_FCS)
+    assert plan.copied_params() == sum(a * b * c * d + a for a, b, c, d in VGG_A_FIRST_CONVS) + sum(
+        o * i + o for o, i in VGG_FCS
+    )

@@ -67,7 +67,8 @@ def summary_dict(graph: Graph) -> dict[str, Any]:
         "layers": [_layer_row(graph, n) for n in graph.nodes if n.kind != INPUT],
         "state_dict": [
             [_key(n.path, t.name), list(t.shape), "buffer" if t.buffer else "param"]
-            for n in graph.nodes for t in n.tensors
+            for n in graph.nodes
+            for t in n.tensors
         ],
     }
 
@@ -111,16 +112,18 @@ def table_rows(graph: Graph) -> list[tuple[str, ...]]:
     rows = []
     for node in graph.nodes:
         c = node.counts
-        rows.append((
-            node.path,
-            node.type,
-            "" if node.kind == INPUT else node.layer.describe(node.fields),
-            fmt_shape(node.shape),
-            human(c.params) if c.params else "",
-            human(c.macs) if c.macs else "",
-            human(c.activation_elements) if c.activation_elements else "",
-            _rf_text(node),
-        ))
+        rows.append(
+            (
+                node.path,
+                node.type,
+                "" if node.kind == INPUT else node.layer.describe(node.fields),
+                fmt_shape(node.shape),
+                human(c.params) if c.params else "",
+                human(c.macs) if c.macs else "",
+                human(c.activation_elements) if c.activation_elements else "",
+                _rf_text(node),
+            )
+        )
     return rows
 
 
@@ -145,8 +148,10 @@ def to_markdown(graph: Graph) -> str:
     """The summary as a Markdown document."""
     title = f"# {graph.network} / {graph.variant} ({graph.class_name})\n\n"
     intro = f"{graph.description.strip()}\n\n" if graph.description.strip() else ""
-    intro += (f"Input {fmt_shape(graph.input_shape)}, output {fmt_shape(graph.output_shape)}; "
-              f"spec `{graph.spec_path}`.\n\n")
+    intro += (
+        f"Input {fmt_shape(graph.input_shape)}, output {fmt_shape(graph.output_shape)}; "
+        f"spec `{graph.spec_path}`.\n\n"
+    )
     header = "| " + " | ".join(COLUMNS) + " |\n"
     rule = "| " + " | ".join("---" if i < 4 else "---:" for i in range(len(COLUMNS))) + " |\n"
     body = "".join(
@@ -163,7 +168,8 @@ def print_table(graph: Graph, console: Any) -> None:
 
     table = Table(
         title=f"{graph.network} / {graph.variant}  ({graph.class_name})",
-        title_justify="left", header_style="bold",
+        title_justify="left",
+        header_style="bold",
     )
     for i, column in enumerate(COLUMNS):
         table.add_column(column, justify="right" if i >= 4 else "left", no_wrap=i == 0)

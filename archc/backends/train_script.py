@@ -21,13 +21,17 @@ def render(graph: Graph) -> str:
     if len(graph.output_shape) != 1:
         # A classifier's scores are a vector; train.py's loss needs one.
         shape = fmt_shape(graph.output_shape)
-        raise ValueError(f"train.py needs a network that outputs a vector of class scores; "
-                         f"{graph.network} [{graph.variant}] outputs {shape}")
+        raise ValueError(
+            f"train.py needs a network that outputs a vector of class scores; "
+            f"{graph.network} [{graph.variant}] outputs {shape}"
+        )
     channels = graph.input_shape[0]
     if training.normalize is not None and any(len(v) != channels for v in training.normalize):
         means, stds = (len(v) for v in training.normalize)
-        raise ValueError(f"training.normalize gives {means} means and {stds} stds, but the "
-                         f"input has {channels} channel(s)")
+        raise ValueError(
+            f"training.normalize gives {means} means and {stds} stds, but the "
+            f"input has {channels} channel(s)"
+        )
     slots = {
         "CLASS": graph.class_name,
         "NETWORK": graph.network,
@@ -51,8 +55,10 @@ def _literal(value: Any, indent: str) -> str:
     """A Python literal of JSON-like data: a mapping per line, so it reads like code."""
     if isinstance(value, dict) and value:
         inner = indent + "    "
-        items = "".join(f"{inner}{_literal(key, inner)}: {_literal(item, inner)},\n"
-                        for key, item in value.items())
+        items = "".join(
+            f"{inner}{_literal(key, inner)}: {_literal(item, inner)},\n"
+            for key, item in value.items()
+        )
         return "{\n" + items + indent + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_literal(item, indent) for item in value) + "]"

@@ -35,7 +35,7 @@ class PoolFields(FieldsModel):
                 raise ValueError(f"{name} must be at least 1, got {list(getattr(self, name))}")
         if min(self.padding) < 0:
             raise ValueError(f"padding cannot be negative, got {list(self.padding)}")
-        for p, k in zip(self.padding, self.kernel):
+        for p, k in zip(self.padding, self.kernel, strict=True):
             if p > k // 2:
                 raise ValueError(
                     f"padding {fmt_pair(self.padding)} is more than half the window "
@@ -61,7 +61,9 @@ class WindowPool(LayerKind):
         dilation = self._dilation(f)
         outs = tuple(
             window_out(size, k, s, p, d, f.ceil_mode)
-            for size, k, s, p, d in zip((h, w), f.kernel, f.stride, f.padding, dilation)
+            for size, k, s, p, d in zip(
+                (h, w), f.kernel, f.stride, f.padding, dilation, strict=True
+            )
         )
         if min(outs) < 1:
             raise ShapeError(

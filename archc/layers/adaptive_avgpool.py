@@ -52,8 +52,8 @@ class AdaptiveAvgPool(LayerKind):
         # PyTorch's bins are ceil(in/out) wide and start every in/out pixels; where the
         # output divides the input this is an ordinary pool, and a fair bound otherwise.
         _, h, w = inputs[0]
-        kernel = tuple(-(-size // out) for size, out in zip((h, w), f.size))
-        stride = tuple(max(1, size // out) for size, out in zip((h, w), f.size))
+        kernel = tuple(-(-size // out) for size, out in zip((h, w), f.size, strict=True))
+        stride = tuple(max(1, size // out) for size, out in zip((h, w), f.size, strict=True))
         return Window(kernel, stride)
 
     def describe(self, f: AdaptiveAvgPoolFields) -> str:

@@ -193,8 +193,11 @@ def match_notation(text: str) -> tuple[LayerKind, dict[str, Any]] | None:
             if match:
                 groups = match.groupdict()
                 fields = {
-                    key: (int(groups[value[1:]]) if isinstance(value, str)
-                          and value.startswith("$") else value)
+                    key: (
+                        int(groups[value[1:]])
+                        if isinstance(value, str) and value.startswith("$")
+                        else value
+                    )
                     for key, value in template.items()
                 }
                 return kind, fields
@@ -259,12 +262,14 @@ def describe_uneven(
     if len(found) == 2 and found[0] == found[1]:
         formula, left = found[0]
         return f"{formula}, so the last {left} input row(s) and column(s) are never used"
-    names = ("row", "column") if len(found) == 2 else (
-        ("row",) if uncovered_axis(axis_sizes, outs, f, pad) == 0 else ("column",)
+    names = (
+        ("row", "column")
+        if len(found) == 2
+        else (("row",) if uncovered_axis(axis_sizes, outs, f, pad) == 0 else ("column",))
     )
     return "; ".join(
         f"{formula}, so the last {left} input {name}(s) are never used"
-        for (formula, left), name in zip(found, names)
+        for (formula, left), name in zip(found, names, strict=True)
     )
 
 

@@ -81,7 +81,7 @@ def resolve_padding(f: ConvFields) -> tuple[int, int] | Literal["same"]:
     if f.padding == "valid":
         return (0, 0)
     if f.padding == "same":
-        total = [d * (k - 1) for k, d in zip(f.kernel, f.dilation)]
+        total = [d * (k - 1) for k, d in zip(f.kernel, f.dilation, strict=True)]
         if all(t % 2 == 0 for t in total):
             return (total[0] // 2, total[1] // 2)
         return "same"
@@ -142,10 +142,10 @@ class ConnectionTableConv2d(nn.Module):
             return (f.out, h, w)
         outs = tuple(
             window_out(size, k, s, p, d, False)
-            for size, k, s, p, d in zip((h, w), f.kernel, f.stride, pad, f.dilation)
+            for size, k, s, p, d in zip((h, w), f.kernel, f.stride, pad, f.dilation, strict=True)
         )
         if min(outs) < 1:
-            span = [d * (k - 1) + 1 for k, d in zip(f.kernel, f.dilation)]
+            span = [d * (k - 1) + 1 for k, d in zip(f.kernel, f.dilation, strict=True)]
             raise ShapeError(
                 f"kernel {fmt_pair(f.kernel)} (spanning {span[0]}x{span[1]}) is larger than "
                 f"its padded input {h + 2 * pad[0]}x{w + 2 * pad[1]}",
@@ -231,10 +231,14 @@ class ConnectionTableConv2d(nn.Module):
             dilation=torch_pair(f.dilation) if max(f.dilation) > 1 else None,
         )
         if f.connections is not None:
-            table = "(" + ", ".join(
-                "(" + ", ".join(map(str, maps)) + ("," if len(maps) == 1 else "") + ")"
-                for maps in f.connections
-            ) + ")"
+            table = (
+                "("
+                + ", ".join(
+                    "(" + ", ".join(map(str, maps)) + ("," if len(maps) == 1 else "") + ")"
+                    for maps in f.connections
+                )
+                + ")"
+            )
             extra = ", ".join(x for x in (common, "bias=False" if not f.bias else "") if x)
             args = f"{table}, {torch_pair(f.kernel)}" + (f", {extra}" if extra else "")
             return TorchCode(f"ConnectionTableConv2d({args})", helpers=("ConnectionTableConv2d",))

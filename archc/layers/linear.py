@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, Tensor, TorchCode, fmt_shape
+from archc.layers.base import (
+    FieldsModel,
+    LayerKind,
+    Shape,
+    ShapeError,
+    Tensor,
+    TorchCode,
+    fmt_shape,
+)
 
 
 class LinearFields(FieldsModel):

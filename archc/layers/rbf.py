@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, Tensor, TorchCode, fmt_shape
+from archc.layers.base import (
+    FieldsModel,
+    LayerKind,
+    Shape,
+    ShapeError,
+    Tensor,
+    TorchCode,
+    fmt_shape,
+)
 
 
 class RBFFields(FieldsModel):
@@ -50,8 +58,9 @@ class RBF(nn.Module):
 
     def infer(self, f: RBFFields, inputs: list[Shape]) -> Shape:
         if len(inputs[0]) != 1:
-            raise ShapeError(f"rbf needs a flat vector, got {fmt_shape(inputs[0])}",
-                             code="E-SHAPE-RANK")
+            raise ShapeError(
+                f"rbf needs a flat vector, got {fmt_shape(inputs[0])}", code="E-SHAPE-RANK"
+            )
         return (f.out,)
 
     def tensors(self, f: RBFFields, inputs: list[Shape], out: Shape) -> list[Tensor]:

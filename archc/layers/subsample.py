@@ -57,8 +57,9 @@ class Subsample(nn.Module):
     def infer(self, f: SubsampleFields, inputs: list[Shape]) -> Shape:
         c, h, w = spatial(inputs[0], "subsample")
         if h < f.kernel or w < f.kernel:
-            raise ShapeError(f"window {f.kernel} is larger than {h}x{w}", "kernel",
-                             code="E-SHAPE-KERNEL")
+            raise ShapeError(
+                f"window {f.kernel} is larger than {h}x{w}", "kernel", code="E-SHAPE-KERNEL"
+            )
         return (c, h // f.kernel, w // f.kernel)
 
     def tensors(self, f: SubsampleFields, inputs: list[Shape], out: Shape) -> list[Tensor]:

@@ -43,12 +43,53 @@ MAX_NAME_LENGTH = 64
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Names that would shadow what generated code or nn.Module relies on.
 RESERVED_NAMES = frozenset(
-    {"input", "self", "x", "nn", "torch", "super", "forward", "training", "modules",
-     "parameters", "buffers", "children", "state_dict", "load_state_dict", "to", "cuda", "cpu",
-     "train", "eval", "apply", "zero_grad", "named_modules", "named_parameters", "register_buffer",
-     "register_parameter", "add_module", "half", "float", "double", "type", "extra_repr",
-     "requires_grad_", "get_submodule", "get_parameter", "dump_patches", "call_super_init",
-     "T_destination", "print", "len", "range", "list", "dict", "None", "True", "False"}
+    {
+        "input",
+        "self",
+        "x",
+        "nn",
+        "torch",
+        "super",
+        "forward",
+        "training",
+        "modules",
+        "parameters",
+        "buffers",
+        "children",
+        "state_dict",
+        "load_state_dict",
+        "to",
+        "cuda",
+        "cpu",
+        "train",
+        "eval",
+        "apply",
+        "zero_grad",
+        "named_modules",
+        "named_parameters",
+        "register_buffer",
+        "register_parameter",
+        "add_module",
+        "half",
+        "float",
+        "double",
+        "type",
+        "extra_repr",
+        "requires_grad_",
+        "get_submodule",
+        "get_parameter",
+        "dump_patches",
+        "call_super_init",
+        "T_destination",
+        "print",
+        "len",
+        "range",
+        "list",
+        "dict",
+        "None",
+        "True",
+        "False",
+    }
 )
 
 
@@ -106,15 +147,24 @@ class Expander:
             raise SpecError(self.reporter.diagnostics)
         if output == 0:
             self.reporter.error(
-                "E-EMPTY-NETWORK", "the network has no layers (every entry was left out)",
+                "E-EMPTY-NETWORK",
+                "the network has no layers (every entry was left out)",
                 spec.raw.value_span("layers"),
             )
             self.reporter.check()
         return Graph(
-            network=spec.network, variant=variant.name, class_name=variant.class_name,
-            spec_path=spec.display, input_shape=shape, nodes=self.nodes, root=root,
-            output=output, description=variant.description, params=variant.params,
-            init=spec.file.init, blocks={n: b.spec for n, b in spec.blocks.items()},
+            network=spec.network,
+            variant=variant.name,
+            class_name=variant.class_name,
+            spec_path=spec.display,
+            input_shape=shape,
+            nodes=self.nodes,
+            root=root,
+            output=output,
+            description=variant.description,
+            params=variant.params,
+            init=spec.file.init,
+            blocks={n: b.spec for n, b in spec.blocks.items()},
             training=variant.training,
         )
 
@@ -132,8 +182,9 @@ class Expander:
                 value = 1
             elif value > MAX_SIZE:
                 self.reporter.error(
-                    "E-LIMIT-SIZE", f"input size {value:,} is above archc's limit of "
-                    f"{MAX_SIZE:,}", item_span,
+                    "E-LIMIT-SIZE",
+                    f"input size {value:,} is above archc's limit of {MAX_SIZE:,}",
+                    item_span,
                 )
                 value = 1
             values.append(value)
@@ -150,7 +201,7 @@ class Expander:
         """Expand a list of entries in order; return the id of its output node."""
         scope.names["input"] = input_id
         scope.container.input = input_id if input_id is not None else 0
-        for i, entry in enumerate(entries):
+        for entry in entries:
             if isinstance(entry, LocDict) and isinstance(entry.get("name"), str):
                 scope.declared.setdefault(entry["name"], entry.value_span("name"))
         previous = input_id
@@ -207,7 +258,9 @@ class Expander:
             scope.names[name] = output
         return output
 
-    def _string_entry(self, text: str, span: Span, scope: Scope, previous: int | None) -> int | None:
+    def _string_entry(
+        self, text: str, span: Span, scope: Scope, previous: int | None
+    ) -> int | None:
         if text.startswith("$"):
             value = self.value(text, scope.ctx, span)
             if isinstance(value, list):
@@ -256,8 +309,10 @@ class Expander:
         elif len(name) > MAX_NAME_LENGTH:
             problem = f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
         elif not _NAME.fullmatch(name):
-            problem = (f"name {name!r} is not a plain identifier (ASCII letters, digits and _, "
-                       "not starting with a digit)")
+            problem = (
+                f"name {name!r} is not a plain identifier (ASCII letters, digits and _, "
+                "not starting with a digit)"
+            )
         elif keyword.iskeyword(name) or name.startswith("__"):
             problem = f"name '{name}' is reserved in Python"
         elif name in RESERVED_NAMES:
@@ -285,8 +340,9 @@ class Expander:
         names = [raw] if isinstance(raw, str) else raw
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             self.reporter.error(
-                "E-TYPE", f"{self._entry_label(entry, scope)}: inputs: expected a name or a "
-                "list of names", entry.value_span("inputs")
+                "E-TYPE",
+                f"{self._entry_label(entry, scope)}: inputs: expected a name or a list of names",
+                entry.value_span("inputs"),
             )
             return [None]
         result = []
@@ -344,8 +400,9 @@ class Expander:
         return f"{container.path}.{name}" if container.path else name
 
     # --- kinds of entries ---------------------------------------------------------
-    def _single(self, entry: LocDict, scope: Scope, inputs: list[int | None],
-                index: int | None) -> int | None:
+    def _single(
+        self, entry: LocDict, scope: Scope, inputs: list[int | None], index: int | None
+    ) -> int | None:
         type_name = entry.get("type")
         if isinstance(type_name, str) and type_name.startswith("$"):
             type_name = self.value(type_name, scope.ctx, entry.value_span("type"))
@@ -363,8 +420,9 @@ class Expander:
             )
             return None
         if not isinstance(type_name, str):
-            self.reporter.error("E-TYPE", f"type: expected a name, got {type_name!r}",
-                                entry.value_span("type"))
+            self.reporter.error(
+                "E-TYPE", f"type: expected a name, got {type_name!r}", entry.value_span("type")
+            )
             return None
         if type_name in self.spec.blocks:
             return self._block(type_name, entry, scope, inputs)
@@ -379,8 +437,9 @@ class Expander:
             return None
         return self._layer(kind, entry, scope, inputs)
 
-    def _layer(self, kind: LayerKind, entry: LocDict, scope: Scope,
-               inputs: list[int | None]) -> int | None:
+    def _layer(
+        self, kind: LayerKind, entry: LocDict, scope: Scope, inputs: list[int | None]
+    ) -> int | None:
         if len(self.nodes) > MAX_LAYERS:  # nodes[0] is the input, not a layer
             self._limit(entry.span)
             return None
@@ -388,20 +447,28 @@ class Expander:
         raw_fields = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
         # Before naming, an unnamed entry is known by its kind and where it is (the span
         # gives the line); "conv 'network'" would read as if the network were the conv.
-        label = (f"{kind.type} '{entry['name']}'" if entry.get("name")
-                 else f"{kind.type} in '{scope.container.path}'" if scope.container.path
-                 else kind.type)
+        label = (
+            f"{kind.type} '{entry['name']}'"
+            if entry.get("name")
+            else f"{kind.type} in '{scope.container.path}'"
+            if scope.container.path
+            else kind.type
+        )
         if bad_keys:
-            self.reporter.error("E-UNKNOWN-FIELD",
-                                f"{label}: '{bad_keys[0]}' does not apply to a single layer",
-                                entry.key_span(bad_keys[0]))
+            self.reporter.error(
+                "E-UNKNOWN-FIELD",
+                f"{label}: '{bad_keys[0]}' does not apply to a single layer",
+                entry.key_span(bad_keys[0]),
+            )
             return None
         count = len(inputs)
         if count < kind.min_inputs or (kind.max_inputs is not None and count > kind.max_inputs):
-            want = (f"at least {kind.min_inputs}" if kind.max_inputs is None
-                    else str(kind.min_inputs))
+            want = (
+                f"at least {kind.min_inputs}" if kind.max_inputs is None else str(kind.min_inputs)
+            )
             self.reporter.error(
-                "E-INPUTS", f"{label} takes {want} input(s), got {count}",
+                "E-INPUTS",
+                f"{label} takes {want} input(s), got {count}",
                 entry.value_span("inputs") if "inputs" in entry else entry.span,
             )
             return None
@@ -411,14 +478,19 @@ class Expander:
             if isinstance(value, str) and value.lower() in literals.get(key, ()):
                 values[key] = value
                 continue
-            if (key in literals and isinstance(value, str) and value.strip().isidentifier()
-                    and value.strip() not in scope.ctx):
+            if (
+                key in literals
+                and isinstance(value, str)
+                and value.strip().isidentifier()
+                and value.strip() not in scope.ctx
+            ):
                 # A misspelled word (`padding: full`) is not an unknown parameter.
                 options = ", ".join(f"'{v}'" for v in sorted(literals[key]))
                 self.reporter.error(
                     "E-FIELD-VALUE",
                     f"{label}: {key}: '{value}' is not one of {options} (nor a parameter)",
-                    entry.value_span(key), did_you_mean(value.lower(), literals[key]),
+                    entry.value_span(key),
+                    did_you_mean(value.lower(), literals[key]),
                 )
                 values[key] = _FAILED
                 continue
@@ -475,10 +547,19 @@ class Expander:
         if trainable is None:
             return None
         node = Node(
-            id=len(self.nodes), kind=MERGE if kind.max_inputs is None else LAYER, name=name,
-            path=path, shape=shape, span=entry.span, layer=kind, fields=fields,
-            inputs=list(inputs), parent=scope.container, trainable=trainable,
-            init=init[0] if init else None, init_span=init[1] if init else None,
+            id=len(self.nodes),
+            kind=MERGE if kind.max_inputs is None else LAYER,
+            name=name,
+            path=path,
+            shape=shape,
+            span=entry.span,
+            layer=kind,
+            fields=fields,
+            inputs=list(inputs),
+            parent=scope.container,
+            trainable=trainable,
+            init=init[0] if init else None,
+            init_span=init[1] if init else None,
         )
         self.nodes.append(node)
         scope.container.children.append(node)
@@ -488,28 +569,39 @@ class Expander:
         extra = [k for k in entry if k not in ENTRY_KEYS]
         if extra:
             self.reporter.error(
-                "E-UNKNOWN-FIELD", f"sequential: unknown field '{extra[0]}'",
-                entry.key_span(extra[0]), "a sequential takes name, inputs, when and layers",
+                "E-UNKNOWN-FIELD",
+                f"sequential: unknown field '{extra[0]}'",
+                entry.key_span(extra[0]),
+                "a sequential takes name, inputs, when and layers",
             )
             return None
         body = entry.get("layers")
         if isinstance(body, str):
             body = self.value(body, scope.ctx, entry.value_span("layers"))
         if not isinstance(body, list):
-            self.reporter.error("E-TYPE", f"layers: expected a list of layers, got {body!r}",
-                                entry.value_span("layers"))
+            self.reporter.error(
+                "E-TYPE",
+                f"layers: expected a list of layers, got {body!r}",
+                entry.value_span("layers"),
+            )
             return None
         name = self._child_name(entry, scope, "sequential")
         if name is None:
             return None
-        module = Module("sequential", name, self._path(scope.container, name), entry.span,
-                        parent=scope.container)
+        module = Module(
+            "sequential",
+            name,
+            self._path(scope.container, name),
+            entry.span,
+            parent=scope.container,
+        )
         scope.container.children.append(module)
         trainable = self._trainable(entry, scope, f"sequential '{module.path}'")
         if trainable is None:
             return None
-        inner = Scope(module, sequential=True, ctx=scope.ctx, trainable=trainable,
-                      init=_init_of(entry, scope))
+        inner = Scope(
+            module, sequential=True, ctx=scope.ctx, trainable=trainable, init=_init_of(entry, scope)
+        )
         return self.scope(body, inner, inputs[0] if len(inputs) == 1 else None)
 
     def _trainable(self, entry: LocDict, scope: Scope, label: str) -> bool | None:
@@ -520,8 +612,11 @@ class Expander:
         if value is _FAILED:
             return None
         if not isinstance(value, bool):
-            self.reporter.error("E-TYPE", f"{label}: trainable: expected true or false, got "
-                                f"{value!r}", entry.value_span("trainable"))
+            self.reporter.error(
+                "E-TYPE",
+                f"{label}: trainable: expected true or false, got {value!r}",
+                entry.value_span("trainable"),
+            )
             return None
         return value
 
@@ -531,20 +626,26 @@ class Expander:
         if count is _FAILED:
             return None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self.reporter.error("E-FIELD-VALUE",
-                                f"{self._entry_label(entry, scope)}: repeat: expected a count "
-                                f"of 0 or more, got {count!r}", span)
+            self.reporter.error(
+                "E-FIELD-VALUE",
+                f"{self._entry_label(entry, scope)}: repeat: expected a count "
+                f"of 0 or more, got {count!r}",
+                span,
+            )
             return None
         if any(i is None for i in inputs):
             return None
         if count > MAX_REPEAT or len(self.nodes) + count > MAX_LAYERS:
-            limit = (f"archc's limit of {MAX_REPEAT:,}" if count > MAX_REPEAT else
-                     f"the {MAX_LAYERS - len(self.nodes):,} layers left of archc's limit of "
-                     f"{MAX_LAYERS:,} per network")
+            limit = (
+                f"archc's limit of {MAX_REPEAT:,}"
+                if count > MAX_REPEAT
+                else f"the {MAX_LAYERS - len(self.nodes):,} layers left of archc's limit of "
+                f"{MAX_LAYERS:,} per network"
+            )
             self.reporter.error(
                 "E-LIMIT-REPEAT",
-                f"{self._entry_label(entry, scope)}: repeat: {count:,} copies is more than "
-                f"{limit}", span,
+                f"{self._entry_label(entry, scope)}: repeat: {count:,} copies is more than {limit}",
+                span,
             )
             return None
         overrides = self._overrides(entry, count)
@@ -556,11 +657,21 @@ class Expander:
             name = self._child_name(entry, scope, "")
             if name is None:
                 return None
-            module = Module("sequential", name, self._path(scope.container, name), entry.span,
-                            parent=scope.container)
+            module = Module(
+                "sequential",
+                name,
+                self._path(scope.container, name),
+                entry.span,
+                parent=scope.container,
+            )
             scope.container.children.append(module)
-            target = Scope(module, sequential=True, ctx=scope.ctx, trainable=scope.trainable,
-                           init=_init_of(entry, scope))
+            target = Scope(
+                module,
+                sequential=True,
+                ctx=scope.ctx,
+                trainable=scope.trainable,
+                init=_init_of(entry, scope),
+            )
             module.input = previous if previous is not None else 0
         saved = target.ctx
         try:
@@ -582,9 +693,12 @@ class Expander:
         if raw is None:
             return {}
         if not isinstance(raw, LocDict):
-            self.reporter.error("E-TYPE", f"{self._entry_label(entry)}: overrides: expected a "
-                                "mapping {index: {field: value}}",
-                                entry.value_span("overrides"))
+            self.reporter.error(
+                "E-TYPE",
+                f"{self._entry_label(entry)}: overrides: expected a "
+                "mapping {index: {field: value}}",
+                entry.value_span("overrides"),
+            )
             return None
         result = {}
         for key, change in raw.items():
@@ -601,30 +715,41 @@ class Expander:
                 )
                 return None
             if not isinstance(change, LocDict):
-                self.reporter.error("E-TYPE", f"{self._entry_label(entry)}: overrides: {key}: "
-                                    "expected a mapping of fields",
-                                    raw.value_span(key))
+                self.reporter.error(
+                    "E-TYPE",
+                    f"{self._entry_label(entry)}: overrides: {key}: expected a mapping of fields",
+                    raw.value_span(key),
+                )
                 return None
             result[index % count] = change
         return result
 
-    def _block(self, block_name: str, entry: LocDict, scope: Scope,
-               inputs: list[int | None]) -> int | None:
+    def _block(
+        self, block_name: str, entry: LocDict, scope: Scope, inputs: list[int | None]
+    ) -> int | None:
         block = self.spec.blocks[block_name]
         label = f"block '{block_name}'"
         if block_name in self.block_stack:
             chain = " -> ".join(self.block_stack + [block_name])
-            self.reporter.error("E-BLOCK-RECURSION", f"{label} instantiates itself: {chain}",
-                                entry.value_span("type"))
+            self.reporter.error(
+                "E-BLOCK-RECURSION",
+                f"{label} instantiates itself: {chain}",
+                entry.value_span("type"),
+            )
             return None
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            self.reporter.error("E-LIMIT-DEPTH",
-                                f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
-                                entry.value_span("type"))
+            self.reporter.error(
+                "E-LIMIT-DEPTH",
+                f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
+                entry.value_span("type"),
+            )
             return None
         if len(inputs) != 1:
-            self.reporter.error("E-INPUTS", f"{label} takes one input, got {len(inputs)}",
-                                entry.value_span("inputs"))
+            self.reporter.error(
+                "E-INPUTS",
+                f"{label} takes one input, got {len(inputs)}",
+                entry.value_span("inputs"),
+            )
             return None
         declared = block.spec.params
         args = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
@@ -632,15 +757,18 @@ class Expander:
         for key in args:
             if key not in declared:
                 self.reporter.error(
-                    "E-BLOCK-ARGS", f"{label} has no parameter '{key}'", entry.key_span(key),
+                    "E-BLOCK-ARGS",
+                    f"{label} has no parameter '{key}'",
+                    entry.key_span(key),
                     did_you_mean(key, declared),
                     "parameters: " + (", ".join(declared) or "none"),
                 )
                 ok = False
         for key, default in declared.items():
             if default is None and key not in args:
-                self.reporter.error("E-BLOCK-ARGS", f"{label} needs a value for '{key}'",
-                                    entry.span)
+                self.reporter.error(
+                    "E-BLOCK-ARGS", f"{label} needs a value for '{key}'", entry.span
+                )
                 ok = False
         if not ok or inputs[0] is None:
             return None
@@ -665,14 +793,22 @@ class Expander:
         name = self._child_name(entry, scope, block_name)
         if name is None:
             return None
-        module = Module("block", name, self._path(scope.container, name), entry.span,
-                        block=block_name, args=values, parent=scope.container)
+        module = Module(
+            "block",
+            name,
+            self._path(scope.container, name),
+            entry.span,
+            block=block_name,
+            args=values,
+            parent=scope.container,
+        )
         scope.container.children.append(module)
         trainable = self._trainable(entry, scope, label)
         if trainable is None:
             return None
-        inner = Scope(module, sequential=False, ctx=ctx, trainable=trainable,
-                      init=_init_of(entry, scope))
+        inner = Scope(
+            module, sequential=False, ctx=ctx, trainable=trainable, init=_init_of(entry, scope)
+        )
         self.block_stack.append(block_name)
         try:
             output = self.scope(block.raw["layers"], inner, inputs[0])
@@ -682,8 +818,10 @@ class Expander:
             out_name = block.spec.output
             if out_name not in inner.names:
                 self.reporter.error(
-                    "E-NAME-UNDEFINED", f"{label}: output '{out_name}' is not an entry of it",
-                    block.raw.value_span("output"), did_you_mean(out_name, inner.names),
+                    "E-NAME-UNDEFINED",
+                    f"{label}: output '{out_name}' is not an entry of it",
+                    block.raw.value_span("output"),
+                    did_you_mean(out_name, inner.names),
                 )
                 return None
             output = inner.names[out_name]
@@ -700,7 +838,9 @@ class Expander:
                 if key in ctx:
                     return ctx[key]
                 self.reporter.error(
-                    "E-EXPR-NAME", f"unknown parameter '{key}'", span,
+                    "E-EXPR-NAME",
+                    f"unknown parameter '{key}'",
+                    span,
                     did_you_mean(key, ctx),
                 )
                 return _FAILED

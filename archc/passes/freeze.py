@@ -25,8 +25,7 @@ def freeze(graph: Graph, spec: Spec, reporter: Reporter) -> None:
         if name not in paths:
             reporter.error(
                 "E-FREEZE-UNKNOWN",
-                f"training.freeze: '{name}' is not a module of {graph.network} "
-                f"[{graph.variant}]",
+                f"training.freeze: '{name}' is not a module of {graph.network} [{graph.variant}]",
                 span,
                 did_you_mean(name, paths),
             )

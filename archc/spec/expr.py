@@ -174,7 +174,7 @@ class _Evaluator:
 
     def visit_Compare(self, node: ast.Compare) -> object:
         left = self.visit(node.left)
-        for op_node, right_node in zip(node.ops, node.comparators):
+        for op_node, right_node in zip(node.ops, node.comparators, strict=True):
             right = self.visit(right_node)
             op = _COMPARE.get(type(op_node))
             if op is None:
@@ -205,9 +205,7 @@ class _Evaluator:
     def visit_Call(self, node: ast.Call) -> object:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             allowed = ", ".join(sorted(FUNCTIONS))
-            raise ExprError(
-                f"call '{ast.unparse(node.func)}' is not allowed (allowed: {allowed})"
-            )
+            raise ExprError(f"call '{ast.unparse(node.func)}' is not allowed (allowed: {allowed})")
         if node.keywords:
             raise ExprError("keyword arguments are not allowed in expressions")
         args = [self.visit(arg) for arg in node.args]

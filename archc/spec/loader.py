@@ -79,8 +79,9 @@ class Spec:
             return self.file.default
         return next(iter(self.file.variants), DEFAULT_VARIANT)
 
-    def variant(self, name: str | None, reporter: Reporter,
-                overrides: dict[str, Any] | None = None) -> Variant:
+    def variant(
+        self, name: str | None, reporter: Reporter, overrides: dict[str, Any] | None = None
+    ) -> Variant:
         """Resolve a variant's settings (following `extends`); raise SpecError if unknown.
 
         `overrides` are command-line settings (`--set num_classes=10`), applied last: keys
@@ -92,8 +93,11 @@ class Spec:
         if variants and name not in variants or not variants and name != DEFAULT_VARIANT:
             known = ", ".join(self.variant_names())
             # A name from the command line has no place in the file: point at the variants.
-            span = (self.raw.value_span("default") if name == self.file.default
-                    else self.raw.key_span("variants"))
+            span = (
+                self.raw.value_span("default")
+                if name == self.file.default
+                else self.raw.key_span("variants")
+            )
             reporter.error(
                 "E-UNKNOWN-VARIANT",
                 f"network '{self.network}' has no variant '{name}' (variants: {known})",
@@ -107,8 +111,7 @@ class Spec:
             if current in chain:
                 reporter.error(
                     "E-VARIANT-CYCLE",
-                    f"variant '{current}' extends itself through "
-                    + " -> ".join(chain + [current]),
+                    f"variant '{current}' extends itself through " + " -> ".join(chain + [current]),
                     raw_variants.value_span(current),
                 )
                 raise SpecError(reporter.diagnostics)
@@ -125,8 +128,10 @@ class Spec:
         params = dict(self.file.params)
         spans = {k: self.raw["params"].value_span(k) for k in params} if params else {}
         # The raw (located) lists, so that a bad size is reported at the size itself.
-        input_value, input_span = self.raw.get("input", self.file.input), self.raw.value_span(
-            "input")
+        input_value, input_span = (
+            self.raw.get("input", self.file.input),
+            self.raw.value_span("input"),
+        )
         class_name = self.file.class_name
         class_span = self.raw.value_span("class_name")
         notation = dict(self.file.notation)
@@ -169,12 +174,26 @@ class Spec:
         if class_name is None or not variants:
             base = class_name or _identifier(self.network).upper()
             class_name = base if not variants else f"{base}_{_identifier(name).upper()}"
-        return Variant(name, params, spans, input_value, input_span, class_name, notation,
-                       description, self._training(training, reporter))
+        return Variant(
+            name,
+            params,
+            spans,
+            input_value,
+            input_span,
+            class_name,
+            notation,
+            description,
+            self._training(training, reporter),
+        )
 
-    def _override(self, overrides: dict[str, Any], params: dict[str, Any],
-                  spans: dict[str, Span], training: dict[str, Any] | None,
-                  reporter: Reporter) -> dict[str, Any] | None:
+    def _override(
+        self,
+        overrides: dict[str, Any],
+        params: dict[str, Any],
+        spans: dict[str, Span],
+        training: dict[str, Any] | None,
+        reporter: Reporter,
+    ) -> dict[str, Any] | None:
         """Apply `--set KEY=VALUE` settings to the resolved parameters and training."""
         # A command-line value has no place in the file; point at what it replaces.
         where = self.raw.key_span("params") if "params" in self.raw else Span(self.display)
@@ -222,8 +241,10 @@ def identifier_problem(name: str) -> str | None:
     if len(name) > MAX_NAME_LENGTH:
         return f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
     if not (name.isascii() and name.isidentifier()):
-        return (f"{name!r} is not a plain identifier (ASCII letters, digits and _, not "
-                "starting with a digit)")
+        return (
+            f"{name!r} is not a plain identifier (ASCII letters, digits and _, not "
+            "starting with a digit)"
+        )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name.startswith("__"):
         return f"'{name}' is reserved in Python"
     if name in _GENERATED_NAMES or hasattr(builtins, name):
@@ -283,8 +304,13 @@ def load_spec(path: str | os.PathLike, reporter: Reporter | None = None) -> Spec
 
 
 def _collect_blocks(
-    spec: Spec, path: Path, raw: LocDict, blocks: dict[str, BlockSpec], imports: list[str],
-    reporter: Reporter, stack: list[Path],
+    spec: Spec,
+    path: Path,
+    raw: LocDict,
+    blocks: dict[str, BlockSpec],
+    imports: list[str],
+    reporter: Reporter,
+    stack: list[Path],
 ) -> None:
     raw_blocks = raw.get("blocks") or LocDict(raw.span)
     for name, block in blocks.items():
@@ -295,8 +321,11 @@ def _collect_blocks(
                 raw_blocks.key_span(name),
             )
             continue
-        if (len(name) > MAX_NAME_LENGTH or not (name.isascii() and name.isidentifier())
-                or keyword.iskeyword(name)):
+        if (
+            len(name) > MAX_NAME_LENGTH
+            or not (name.isascii() and name.isidentifier())
+            or keyword.iskeyword(name)
+        ):
             # A block's name is its instances' default module name: generated code and
             # state_dict keys.
             reporter.error(
@@ -329,7 +358,14 @@ def _collect_blocks(
         if data is not None:
             block_file = validate(BlockFile, data, sub, data.span, f"block file '{display}'")
             if block_file is not None:
-                _collect_blocks(spec, target_path, data, block_file.blocks, block_file.imports,
-                                sub, stack + [target_path])
+                _collect_blocks(
+                    spec,
+                    target_path,
+                    data,
+                    block_file.blocks,
+                    block_file.imports,
+                    sub,
+                    stack + [target_path],
+                )
         for diagnostic in sub.diagnostics:
             reporter._add(diagnostic)

@@ -40,7 +40,7 @@ class Strict(BaseModel):
 
 
 class BlockSpec(Strict):
-    """A reusable micro-architecture, instantiated like a layer: `{type: bottleneck, planes: 64}`."""
+    """A reusable micro-architecture, used like a layer: `{type: bottleneck, planes: 64}`."""
 
     description: str = Field("", description="what the block is, with its source")
     params: dict[str, Any] = Field(
@@ -87,8 +87,9 @@ class SpecFile(Strict):
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="blocks by name")
     variants: dict[str, VariantSpec] = Field(default_factory=dict, description="variants")
     training: Training | None = Field(
-        None, description="how the network is trained (optimizer, schedule, batches, "
-        "augmentation); `archc build` writes train.py from it"
+        None,
+        description="how the network is trained (optimizer, schedule, batches, "
+        "augmentation); `archc build` writes train.py from it",
     )
     layers: list[LayerEntry] = Field(description="the network, in order: a chain by default")
 

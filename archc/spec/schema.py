@@ -16,13 +16,41 @@ def _allow_expressions(prop: dict[str, Any]) -> dict[str, Any]:
     options = prop.get("anyOf", [prop])
     if any(o.get("type") == "string" and "enum" not in o and "const" not in o for o in options):
         return prop
-    result = {k: v for k, v in prop.items() if k not in ("anyOf", "type", "items", "enum",
-                                                          "maxItems", "minItems", "prefixItems",
-                                                          "exclusiveMinimum", "minimum",
-                                                          "maximum", "const")}
-    core = {k: v for k, v in prop.items() if k in ("type", "items", "enum", "maxItems",
-                                                    "minItems", "prefixItems", "minimum",
-                                                    "exclusiveMinimum", "maximum", "const")}
+    result = {
+        k: v
+        for k, v in prop.items()
+        if k
+        not in (
+            "anyOf",
+            "type",
+            "items",
+            "enum",
+            "maxItems",
+            "minItems",
+            "prefixItems",
+            "exclusiveMinimum",
+            "minimum",
+            "maximum",
+            "const",
+        )
+    }
+    core = {
+        k: v
+        for k, v in prop.items()
+        if k
+        in (
+            "type",
+            "items",
+            "enum",
+            "maxItems",
+            "minItems",
+            "prefixItems",
+            "minimum",
+            "exclusiveMinimum",
+            "maximum",
+            "const",
+        )
+    }
     result["anyOf"] = [*(prop["anyOf"] if "anyOf" in prop else [core]), _EXPRESSION]
     return result
 
@@ -30,16 +58,24 @@ def _allow_expressions(prop: dict[str, Any]) -> dict[str, Any]:
 def _entry_keys_schema() -> dict[str, Any]:
     return {
         "name": {"type": "string", "description": ENTRY_KEYS["name"]},
-        "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-                   "description": ENTRY_KEYS["inputs"]},
-        "when": {"anyOf": [{"type": "boolean"}, {"type": "string"}],
-                 "description": ENTRY_KEYS["when"]},
-        "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                   "description": ENTRY_KEYS["repeat"]},
+        "inputs": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": ENTRY_KEYS["inputs"],
+        },
+        "when": {
+            "anyOf": [{"type": "boolean"}, {"type": "string"}],
+            "description": ENTRY_KEYS["when"],
+        },
+        "repeat": {
+            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+            "description": ENTRY_KEYS["repeat"],
+        },
         "overrides": {"type": "object", "description": ENTRY_KEYS["overrides"]},
         "init": {"type": "string", "description": ENTRY_KEYS["init"]},
-        "trainable": {"anyOf": [{"type": "boolean"}, {"type": "string"}],
-                      "description": ENTRY_KEYS["trainable"]},
+        "trainable": {
+            "anyOf": [{"type": "boolean"}, {"type": "string"}],
+            "description": ENTRY_KEYS["trainable"],
+        },
         "doc": {"type": "string", "description": ENTRY_KEYS["doc"]},
     }
 
@@ -89,8 +125,11 @@ def json_schema() -> dict[str, Any]:
     }
     entry = {
         "anyOf": [
-            {"type": "string", "description": "a layer kind, block name or paper notation "
-             "(conv3-64, maxpool, FC-4096, soft-max, LRN)"},
+            {
+                "type": "string",
+                "description": "a layer kind, block name or paper notation "
+                "(conv3-64, maxpool, FC-4096, soft-max, LRN)",
+            },
             mapping,
         ]
     }

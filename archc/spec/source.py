@@ -121,9 +121,7 @@ def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
             if node is None:
                 node = loader.get_single_node()
         except RecursionError:
-            reporter.error(
-                "E-LIMIT-DEPTH", "YAML nesting is too deep to read", Span(display, 1, 1)
-            )
+            reporter.error("E-LIMIT-DEPTH", "YAML nesting is too deep to read", Span(display, 1, 1))
             return None
         except yaml.MarkedYAMLError as exc:
             _report_yaml_error(exc, display, reporter)
@@ -140,10 +138,12 @@ def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
             # laughs" is refused before anything is expanded.
             reporter.error(
                 "E-LIMIT-ALIAS" if why != "size" else "E-LIMIT-VALUES",
-                {"recursive": "this value contains itself through an alias (*name)",
-                 "alias": f"this value expands to more than {MAX_NODES:,} YAML values "
-                 "through aliases (*name); refusing to expand it",
-                 "size": f"the spec holds more than {MAX_NODES:,} YAML values"}[why],
+                {
+                    "recursive": "this value contains itself through an alias (*name)",
+                    "alias": f"this value expands to more than {MAX_NODES:,} YAML values "
+                    "through aliases (*name); refusing to expand it",
+                    "size": f"the spec holds more than {MAX_NODES:,} YAML values",
+                }[why],
                 _span(culprit, display),
             )
             return None
@@ -151,16 +151,18 @@ def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
         try:
             data = converter.convert(node, 0)
         except LimitExceeded as exc:
-            reporter.error("E-LIMIT-ALIAS" if "alias" in exc.message else "E-LIMIT-DEPTH",
-                           exc.message, exc.span)
+            reporter.error(
+                "E-LIMIT-ALIAS" if "alias" in exc.message else "E-LIMIT-DEPTH",
+                exc.message,
+                exc.span,
+            )
             return None
         if converter.failed:
             return None
         if not isinstance(data, LocDict):
             reporter.error(
                 "E-NOT-MAPPING",
-                f"a spec must be a mapping (network:, input:, layers:, ...), "
-                f"not {_kind_of(data)}",
+                f"a spec must be a mapping (network:, input:, layers:, ...), not {_kind_of(data)}",
                 _span(node, display),
             )
             return None
@@ -260,7 +262,9 @@ def _report_yaml_error(exc: yaml.MarkedYAMLError, display: str, reporter: Report
     start = exc.context_mark
     if exc.context and start and exc.problem_mark and start.line != exc.problem_mark.line:
         # The problem is often found lines after its cause (an unclosed bracket): say where.
-        context = f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
+        context = (
+            f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
+        )
     reporter.error("E-YAML", f"invalid YAML: {problem}{context}", span)
 
 
@@ -303,9 +307,7 @@ class _Converter:
             return result
         if node.tag not in _SCALAR_TAGS:
             self.failed = True
-            self.reporter.error(
-                "E-YAML-TAG", f"tag '{node.tag}' is not allowed in a spec", span
-            )
+            self.reporter.error("E-YAML-TAG", f"tag '{node.tag}' is not allowed in a spec", span)
             return None
         return self.loader.construct_object(node, deep=True)
 

@@ -29,9 +29,7 @@ def locate(data: Any, loc: tuple, default: Span, key: bool = False) -> Span:
     return span
 
 
-def validate(
-    model: type[M], data: Any, reporter: Reporter, default: Span, what: str
-) -> M | None:
+def validate(model: type[M], data: Any, reporter: Reporter, default: Span, what: str) -> M | None:
     """Validate `data` against `model`; report every error at its place; None on failure."""
     try:
         return model.model_validate(data)
@@ -41,8 +39,12 @@ def validate(
 
 
 def report_validation(
-    exc: ValidationError, model: type[BaseModel], data: Any, reporter: Reporter,
-    default: Span, what: str,
+    exc: ValidationError,
+    model: type[BaseModel],
+    data: Any,
+    reporter: Reporter,
+    default: Span,
+    what: str,
 ) -> None:
     """Turn each pydantic error into a diagnostic naming `what` and the field."""
     errors = _merge_union_errors(exc.errors(include_url=False))
@@ -76,10 +78,11 @@ def report_validation(
             shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
             message = error["msg"]
             if message.startswith("Value error, "):
-                message = message[len("Value error, "):]
+                message = message[len("Value error, ") :]
             reporter.error(
                 "E-FIELD-VALUE" if kind.startswith(_VALUE_KINDS) else "E-TYPE",
-                f"{what_here}: {where}: {message}{shown}" if where
+                f"{what_here}: {where}: {message}{shown}"
+                if where
                 else f"{what_here}: {message}{shown}",
                 locate(data, at, default),
             )
@@ -98,7 +101,8 @@ def _merge_union_errors(errors: list[dict]) -> list[dict]:
         if seen is None:
             merged[loc] = error
         elif seen["type"] not in ("extra_forbidden", "missing") and error["type"] not in (
-            "extra_forbidden", "missing"
+            "extra_forbidden",
+            "missing",
         ):
             extra = error["msg"].removeprefix("Input should be ")
             seen["msg"] = f"{seen['msg']}, or {extra}"
@@ -116,19 +120,37 @@ def _label(loc: tuple, what: str) -> str:
     return what
 
 
-_VALUE_KINDS = ("value_error", "greater_than", "less_than", "literal_error", "too_short",
-                "too_long", "multiple_of", "enum")
+_VALUE_KINDS = (
+    "value_error",
+    "greater_than",
+    "less_than",
+    "literal_error",
+    "too_short",
+    "too_long",
+    "multiple_of",
+    "enum",
+)
 
-_UNION_PARTS = {"str", "int", "dict[str,any]", "list[...]", "literal['same','valid']",
-                "tuple[int, int]", "float", "bool", "none"}
+_UNION_PARTS = {
+    "str",
+    "int",
+    "dict[str,any]",
+    "list[...]",
+    "literal['same','valid']",
+    "tuple[int, int]",
+    "float",
+    "bool",
+    "none",
+}
 
 
 def _allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
     current: Any = model
     keyed = False  # the last field was a dict of models (blocks, variants): skip its key
     for part in path:
-        if isinstance(part, int) or not (isinstance(current, type)
-                                         and issubclass(current, BaseModel)):
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
             continue
         if keyed:
             keyed = False
