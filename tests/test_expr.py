@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archc.spec.expr import ExprError, evaluate, names_in
+from archc.spec.expr import ExprError, evaluate
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,3 @@ def test_refusals(text, code, words):
         evaluate(text, {"planes": 64})
     assert info.value.code == code
     assert words in str(info.value)
-
-
-def test_names_in():
-    assert names_in("4 * planes + max(a, 2)") == {"planes", "a"}

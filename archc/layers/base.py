@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -104,15 +104,6 @@ class TorchCode:
     #: The output may share memory with the input (flatten, identity, eval-mode dropout), so
     #: overwriting it in place would overwrite the input too.
     view: bool = False
-
-
-@dataclass
-class Layer:
-    """One concrete layer: its kind, validated fields and known input volumes."""
-
-    kind: LayerKind
-    fields: BaseModel
-    inputs: list[Shape] = field(default_factory=list)
 
 
 class LayerKind:
@@ -249,37 +240,24 @@ def describe_uneven(
     by design, so only windows at least as wide as their stride are held to tiling.
     """
     found = []
-    for axis in (0, 1):
+    for axis, name in ((0, "row"), (1, "column")):
         size, out = axis_sizes[axis], outs[axis]
         k, s, d = f.kernel[axis], f.stride[axis], getattr(f, "dilation", (1, 1))[axis]
         span = d * (k - 1) + 1
         left = uncovered(size, out, k, s, pad[axis], d)
         if left and span >= s:
             exact = (size + 2 * pad[axis] - span) / s + 1
-            found.append((f"({size}+2*{pad[axis]}-{span})/{s}+1 = {exact:g}", left))
-    if not found:
-        return None
-    if len(found) == 2 and found[0] == found[1]:
-        formula, left = found[0]
+            found.append((f"({size}+2*{pad[axis]}-{span})/{s}+1 = {exact:g}", left, name))
+    if len(found) == 2 and found[0][:2] == found[1][:2]:
+        formula, left, _ = found[0]
         return f"{formula}, so the last {left} input row(s) and column(s) are never used"
-    names = (
-        ("row", "column")
-        if len(found) == 2
-        else (("row",) if uncovered_axis(axis_sizes, outs, f, pad) == 0 else ("column",))
+    return (
+        "; ".join(
+            f"{formula}, so the last {left} input {name}(s) are never used"
+            for formula, left, name in found
+        )
+        or None
     )
-    return "; ".join(
-        f"{formula}, so the last {left} input {name}(s) are never used"
-        for (formula, left), name in zip(found, names, strict=True)
-    )
-
-
-def uncovered_axis(axis_sizes, outs, f, pad) -> int:
-    """The first axis (0 rows, 1 columns) whose window leaves input unused."""
-    for axis in (0, 1):
-        d = getattr(f, "dilation", (1, 1))[axis]
-        if uncovered(axis_sizes[axis], outs[axis], f.kernel[axis], f.stride[axis], pad[axis], d):
-            return axis
-    return 0
 
 
 def fmt_shape(shape: Shape) -> str:

@@ -70,15 +70,6 @@ FUNCTIONS = {
 }
 
 
-def names_in(text: str) -> set[str]:
-    """The parameter names an expression refers to (empty if it does not parse)."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in FUNCTIONS}
-
-
 def evaluate(text: str, scope: Mapping[str, object]) -> object:
     """Evaluate an expression against named values; raise ExprError on any problem."""
     if len(text) > MAX_EXPRESSION_LENGTH:
