@@ -3,7 +3,6 @@ so `archc check` and `archc summary` never import torch."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -180,6 +179,8 @@ def variants(spec: str) -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors)."""
+    import json
+
     from archc.spec.schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))

@@ -8,7 +8,6 @@ problems at once, not just the first.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -109,6 +108,8 @@ def one_line(text: str) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A 'did you mean' note for a misspelled word, or '' when nothing is close."""
+    import difflib  # here, not at the top: only a failing spec needs it
+
     close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 

@@ -99,7 +99,7 @@ class Training(_Strict):
     )
     seed: int = Field(0, description="random seed (weights, shuffling, dropout)")
     freeze: list[str] = Field(
-        default_factory=list,
+        default=[],
         description="module paths whose parameters are not trained (with everything below "
         "them); the same as `trainable: false` on those entries",
     )

@@ -7,6 +7,8 @@ import pytest
 import yaml
 
 from archc.diagnostics import Reporter
+from archc.layers import REGISTRY
+from archc.passes.expand import _literals
 from archc.spec import source
 from tests.conftest import ROOT
 
@@ -113,3 +115,24 @@ def test_analysis_runs_without_the_collector_and_restores_it(monkeypatch):
     archc.load(ROOT / "specs" / "alexnet.yaml")
     assert seen == [False]
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_literal_words_match_the_json_schema(name):
+    """The words a field accepts (`padding: same`), read from type annotations for speed,
+    are exactly the string enums and consts of the kind's JSON Schema (`archc schema`)."""
+    kind = REGISTRY[name]
+    expected = {}
+    for field, prop in kind.Fields.model_json_schema().get("properties", {}).items():
+        words = set()
+        for option in [prop, *prop.get("anyOf", [])]:
+            words.update(v for v in option.get("enum", []) if isinstance(v, str))
+            if isinstance(option.get("const"), str):
+                words.add(option["const"])
+        if words:
+            expected[field] = words
+    assert _literals(kind) == expected
+
+
+def test_conv_padding_words_are_found():
+    assert _literals(REGISTRY["conv"]) == {"padding": {"same", "valid"}}

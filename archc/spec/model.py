@@ -33,6 +33,11 @@ ENTRY_KEYS = {
 }
 
 
+# Empty defaults are written `Field(default={})`, not `default_factory=dict`: pydantic copies
+# a mutable default for each instance all the same, and a builtin factory makes it read the
+# builtin's text signature with `tokenize`, whose regular expressions cost ~10 ms at start-up.
+
+
 class Strict(BaseModel):
     """Models of the spec's own structure refuse unknown keys."""
 
@@ -44,7 +49,7 @@ class BlockSpec(Strict):
 
     description: str = Field("", description="what the block is, with its source")
     params: dict[str, Any] = Field(
-        default_factory=dict,
+        default={},
         description="block parameters and their defaults; null (~) marks a required one",
     )
     layers: list[LayerEntry] = Field(description="the block's body, as in a network's layers")
@@ -56,7 +61,7 @@ class VariantSpec(Strict):
 
     description: str = Field("", description="what this variant is, with its source")
     extends: str | None = Field(None, description="a variant whose settings this one starts from")
-    params: dict[str, Any] = Field(default_factory=dict, description="parameter values")
+    params: dict[str, Any] = Field(default={}, description="parameter values")
     input: list[int | str] | None = Field(None, description="input volume [C, H, W]")
     class_name: str | None = Field(None, description="name of the generated class")
     notation: dict[str, list[LayerEntry]] | None = Field(
@@ -76,16 +81,16 @@ class SpecFile(Strict):
     input: list[int | str] = Field(description="input volume per example, channels first")
     default: str | None = Field(None, description="the default variant (else the first)")
     class_name: str | None = Field(None, description="name of the generated class")
-    params: dict[str, Any] = Field(default_factory=dict, description="parameters and defaults")
+    params: dict[str, Any] = Field(default={}, description="parameters and defaults")
     notation: dict[str, list[LayerEntry]] = Field(
-        default_factory=dict,
+        default={},
         description="layers appended after each layer written in paper notation, by kind: "
         "{conv: [relu]} makes `conv3-64` a convolution followed by a ReLU",
     )
     init: str | None = Field(None, description="default weight initialization")
-    imports: list[str] = Field(default_factory=list, description="files of shared blocks")
-    blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="blocks by name")
-    variants: dict[str, VariantSpec] = Field(default_factory=dict, description="variants")
+    imports: list[str] = Field(default=[], description="files of shared blocks")
+    blocks: dict[str, BlockSpec] = Field(default={}, description="blocks by name")
+    variants: dict[str, VariantSpec] = Field(default={}, description="variants")
     training: Training | None = Field(
         None,
         description="how the network is trained (optimizer, schedule, batches, "
@@ -99,5 +104,5 @@ class BlockFile(Strict):
 
     archc: int = 1
     description: str = ""
-    imports: list[str] = Field(default_factory=list)
-    blocks: dict[str, BlockSpec] = Field(default_factory=dict)
+    imports: list[str] = Field(default=[])
+    blocks: dict[str, BlockSpec] = Field(default={})
