@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from archc.diagnostics import Reporter
+from archc.diagnostics import Reporter, SpecError
 from archc.layers import REGISTRY
 from archc.passes.expand import _literals
+from archc.pipeline import load as archc_load
 from archc.spec import source
 from tests.conftest import ROOT
 
@@ -136,3 +137,60 @@ def test_literal_words_match_the_json_schema(name):
 
 def test_conv_padding_words_are_found():
     assert _literals(REGISTRY["conv"]) == {"padding": {"same", "valid"}}
+
+
+def _diagnostics(path):
+    reporter = Reporter()
+    try:
+        archc_load(path, reporter=reporter)
+    except SpecError:
+        pass
+    return reporter.diagnostics
+
+
+@pytest.mark.parametrize("first, second", [("true", "1"), ("1", "true"), ("2", "2.0")])
+def test_shared_fields_tell_booleans_ints_and_floats_apart(write_spec, first, second):
+    """Layers with equal values share validated fields; `true`, `1` and `1.0` are not equal
+    values (strict validation accepts only some of them), whatever order they come in."""
+    path = write_spec(
+        "network: t\ninput: [3, 8, 8]\nlayers:\n"
+        f"  - {{type: conv, out: 4, kernel: 1, bias: {first}}}\n"
+        f"  - {{type: conv, out: 4, kernel: 1, bias: {second}}}\n"
+        f"  - {{type: conv, out: 4, kernel: 1, stride: {first}}}\n"
+        f"  - {{type: conv, out: 4, kernel: 1, stride: {second}}}\n"
+    )
+    alone = {
+        line: _diagnostics(
+            write_spec(f"network: t\ninput: [3, 8, 8]\nlayers:\n  - {{{entry}}}\n", f"{line}.yaml")
+        )
+        for line, entry in enumerate(
+            [
+                f"type: conv, out: 4, kernel: 1, bias: {first}",
+                f"type: conv, out: 4, kernel: 1, bias: {second}",
+                f"type: conv, out: 4, kernel: 1, stride: {first}",
+                f"type: conv, out: 4, kernel: 1, stride: {second}",
+            ]
+        )
+    }
+    together = _diagnostics(path)
+    # Each entry is judged as it would be alone: same error codes, at its own line.
+    expected = sorted(
+        (4 + line, d.code) for line, found in alone.items() for d in found if d.severity == "error"
+    )
+    got = sorted((d.span.line, d.code) for d in together if d.severity == "error")
+    assert got == expected
+    assert expected, "at least one of the values is refused"
+
+
+def test_repeated_uneven_windows_each_get_a_warning(write_spec):
+    path = write_spec(
+        "network: t\ninput: [3, 9, 9]\nlayers:\n"
+        "  - {name: a, type: maxpool, kernel: 2, stride: 2}\n"
+        "  - {name: c, type: maxpool, kernel: 2, stride: 2, inputs: input}\n"
+        "  - {type: concat, inputs: [a, c]}\n"
+    )
+    warnings = [d for d in _diagnostics(path) if d.code == "W-UNEVEN-WINDOW"]
+    assert [(w.span.line, w.message.split(":")[0]) for w in warnings] == [
+        (4, "maxpool 'a'"),
+        (5, "maxpool 'c'"),
+    ]

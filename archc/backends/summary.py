@@ -12,28 +12,46 @@ from archc.passes.counts import totals
 FORMAT_VERSION = 1
 
 
-def _layer_row(graph: Graph, node: Node) -> dict[str, Any]:
-    rf = node.receptive_field
-    row = {
-        "name": node.path,
-        "type": node.type,
-        "inputs": [graph.nodes[i].path for i in node.inputs],
-        "output_shape": list(node.shape),
-        "params": node.counts.params,
-        "macs": node.counts.macs,
-        "activation_elements": node.counts.activation_elements,
-        "receptive_field": (
-            {"size": list(rf.size), "jump": list(rf.jump)} if rf is not None else None
-        ),
-        "trainable_params": node.counts.trainable_params,
-        "buffer_elements": node.counts.buffer_elements,
-        "connections": node.counts.connections,
-        "hyper": node.layer.describe(node.fields),
-        "block": _block_of(node),
-        "line": node.span.line,
-        "file": node.span.file,
-    }
-    return row
+def _layer_rows(graph: Graph) -> list[dict[str, Any]]:
+    nodes = graph.nodes
+    # Repeated layers share one fields object (see passes/expand.py): describe each once.
+    described: dict[int, tuple[str, Any]] = {}
+    blocks: dict[int, str | None] = {}
+    rows = []
+    for node in nodes:
+        if node.kind == INPUT:
+            continue
+        hyper = described.get(id(node.fields))
+        if hyper is None:
+            hyper = described[id(node.fields)] = (node.layer.describe(node.fields), node.fields)
+        parent = node.parent
+        block = blocks.get(id(parent), False)
+        if block is False:
+            block = blocks[id(parent)] = _block_of(node)
+        rf = node.receptive_field
+        counts = node.counts
+        rows.append(
+            {
+                "name": node.path,
+                "type": node.layer.type,
+                "inputs": [nodes[i].path for i in node.inputs],
+                "output_shape": list(node.shape),
+                "params": counts.params,
+                "macs": counts.macs,
+                "activation_elements": counts.activation_elements,
+                "receptive_field": (
+                    {"size": list(rf.size), "jump": list(rf.jump)} if rf is not None else None
+                ),
+                "trainable_params": counts.trainable_params,
+                "buffer_elements": counts.buffer_elements,
+                "connections": counts.connections,
+                "hyper": hyper[0],
+                "block": block,
+                "line": node.span.line,
+                "file": node.span.file,
+            }
+        )
+    return rows
 
 
 def _block_of(node: Node) -> str | None:
@@ -64,7 +82,7 @@ def summary_dict(graph: Graph) -> dict[str, Any]:
             "connections": total.connections,
             "layers": len(graph.layers()),
         },
-        "layers": [_layer_row(graph, n) for n in graph.nodes if n.kind != INPUT],
+        "layers": _layer_rows(graph),
         "state_dict": [
             [_key(n.path, t.name), list(t.shape), "buffer" if t.buffer else "param"]
             for n in graph.nodes

@@ -9,21 +9,39 @@ from archc.ir.graph import INPUT, Counts, Graph
 
 def count(graph: Graph) -> None:
     """Fill `node.tensors` and `node.counts` for every node of the graph."""
-    for node in graph.nodes:
+    nodes = graph.nodes
+    # Layers with equal fields share one fields object (the expansion does that), so the
+    # figures of a (fields, input volumes) pair are worked out once: deep networks repeat a
+    # few configurations many times. The memo holds each fields object, so ids stay unique.
+    memo: dict[tuple, tuple] = {}
+    for node in nodes:
         if node.kind == INPUT:
             node.counts = Counts(activation_elements=math.prod(node.shape))
             continue
         kind, fields = node.layer, node.fields
-        shapes = [graph.nodes[i].shape for i in node.inputs]
-        node.tensors = kind.tensors(fields, shapes, node.shape)
-        params = sum(t.numel for t in node.tensors if not t.buffer)
+        shapes = [nodes[i].shape for i in node.inputs]
+        key = (id(fields), node.shape, *shapes)
+        known = memo.get(key)
+        if known is None:
+            tensors = kind.tensors(fields, shapes, node.shape)
+            known = memo[key] = (
+                tensors,
+                sum(t.numel for t in tensors if not t.buffer),
+                sum(t.numel for t in tensors if t.buffer),
+                kind.macs(fields, shapes, node.shape),
+                math.prod(node.shape) if kind.makes_tensor else 0,
+                kind.connections(fields, shapes, node.shape),
+                fields,
+            )
+        tensors, params, buffers, macs, activations, connections, _ = known
+        node.tensors = list(tensors)
         node.counts = Counts(
             params=params,
             trainable_params=params if node.trainable else 0,
-            buffer_elements=sum(t.numel for t in node.tensors if t.buffer),
-            macs=kind.macs(fields, shapes, node.shape),
-            activation_elements=math.prod(node.shape) if kind.makes_tensor else 0,
-            connections=kind.connections(fields, shapes, node.shape),
+            buffer_elements=buffers,
+            macs=macs,
+            activation_elements=activations,
+            connections=connections,
         )
 
 

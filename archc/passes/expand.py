@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
 from archc.ir.graph import INPUT, LAYER, MERGE, Graph, Module, Node
-from archc.layers import REGISTRY, LayerKind, ShapeError, match_notation
+from archc.layers import REGISTRY, LayerKind, Shape, ShapeError, match_notation
 from archc.layers.base import fmt_shape
 from archc.spec.expr import ExprError, evaluate
 from archc.spec.loader import Spec, Variant
@@ -130,6 +130,11 @@ class Expander:
         self.nodes: list[Node] = []
         self.block_stack: list[str] = []
         self.limit_hit = False
+        # Deep networks repeat a few layer configurations many times (ResNet-152: 516 layers,
+        # a few dozen distinct ones). Validated fields are shared between equal values, and
+        # a volume worked out once per (fields, input volumes): the kinds' rules are pure.
+        self.fields_memo: dict[Any, Any] = {}
+        self.shape_memo: dict[Any, tuple[Shape, str | None, Any]] = {}
 
     # --- entry point ----------------------------------------------------------------
     def run(self) -> Graph:
@@ -497,12 +502,8 @@ class Expander:
             values[key] = self.value(value, scope.ctx, entry.value_span(key))
         if any(v is _FAILED for v in values.values()):
             return None
-        try:
-            fields = kind.Fields.model_validate(values)
-        except ValidationError as exc:
-            report_validation(exc, kind.Fields, entry, self.reporter, entry.span, label)
-            return None
-        if any(i is None for i in inputs):
+        fields = self._fields(kind, values, entry, label)
+        if fields is None or any(i is None for i in inputs):
             return None
         name = self._child_name(entry, scope, kind.type)
         if name is None:
@@ -510,32 +511,10 @@ class Expander:
         path = self._path(scope.container, name)
         label = f"{kind.type} '{path}'"
         shapes = [self.nodes[i].shape for i in inputs]
-        try:
-            shape = kind.infer(fields, shapes)
-        except ShapeError as exc:
-            span = entry.value_span(exc.field) if exc.field in entry else entry.span
-            if exc.field == "inputs" and "inputs" in entry:
-                span = entry.value_span("inputs")
-            self.reporter.error(exc.code, f"{label}: {exc.message}", span)
+        known = self._shape(kind, fields, shapes, entry, label)
+        if known is None:
             return None
-        if min(shape) < 1:
-            self.reporter.error(
-                "E-SHAPE-EMPTY",
-                f"{label}: the volume shrinks to nothing ({fmt_shape(shapes[0])} -> "
-                f"{fmt_shape(shape)})",
-                entry.span,
-            )
-            return None
-        if max(shape) > MAX_SIZE:
-            # Absurd sizes would make the counts (and any generated model) exhaust memory.
-            self.reporter.error(
-                "E-LIMIT-SIZE",
-                f"{label}: output volume {fmt_shape(shape)} has a size above archc's limit of "
-                f"{MAX_SIZE:,}",
-                entry.span,
-            )
-            return None
-        uneven = kind.uneven(fields, shapes)
+        shape, uneven = known
         if uneven:
             self.reporter.warning(
                 "W-UNEVEN-WINDOW",
@@ -564,6 +543,60 @@ class Expander:
         self.nodes.append(node)
         scope.container.children.append(node)
         return node.id
+
+    def _fields(self, kind: LayerKind, values: dict[str, Any], entry: LocDict, label: str) -> Any:
+        """The kind's validated fields for these values (shared between equal values), or
+        None after reporting why they are invalid."""
+        key = _frozen((kind.type, values))
+        fields = self.fields_memo.get(key) if key is not None else None
+        if fields is None:
+            try:
+                fields = kind.Fields.model_validate(values)
+            except ValidationError as exc:
+                report_validation(exc, kind.Fields, entry, self.reporter, entry.span, label)
+                return None
+            if key is not None:
+                self.fields_memo[key] = fields
+        return fields
+
+    def _shape(
+        self, kind: LayerKind, fields: Any, shapes: list[Shape], entry: LocDict, label: str
+    ) -> tuple[Shape, str | None] | None:
+        """The output volume and uneven-window remark, or None after reporting a problem."""
+        # Equal values share one fields object (see _fields); the memo keeps each fields
+        # object it has seen alive, so an id() in its keys is never reused for another.
+        key = (id(fields), *shapes)
+        known = self.shape_memo.get(key)
+        if known is not None:
+            return known[0], known[1]
+        try:
+            shape = kind.infer(fields, shapes)
+        except ShapeError as exc:
+            span = entry.value_span(exc.field) if exc.field in entry else entry.span
+            if exc.field == "inputs" and "inputs" in entry:
+                span = entry.value_span("inputs")
+            self.reporter.error(exc.code, f"{label}: {exc.message}", span)
+            return None
+        if min(shape) < 1:
+            self.reporter.error(
+                "E-SHAPE-EMPTY",
+                f"{label}: the volume shrinks to nothing ({fmt_shape(shapes[0])} -> "
+                f"{fmt_shape(shape)})",
+                entry.span,
+            )
+            return None
+        if max(shape) > MAX_SIZE:
+            # Absurd sizes would make the counts (and any generated model) exhaust memory.
+            self.reporter.error(
+                "E-LIMIT-SIZE",
+                f"{label}: output volume {fmt_shape(shape)} has a size above archc's limit of "
+                f"{MAX_SIZE:,}",
+                entry.span,
+            )
+            return None
+        uneven = kind.uneven(fields, shapes)
+        self.shape_memo[key] = (shape, uneven, fields)
+        return shape, uneven
 
     def _sequential(self, entry: LocDict, scope: Scope, inputs: list[int | None]) -> int | None:
         extra = [k for k in entry if k not in ENTRY_KEYS]
@@ -873,6 +906,20 @@ class _Failed:
 
 
 _FAILED = _Failed()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for evaluated values that tells 1, 1.0 and True apart (pydantic
+    does), or None when a value has no such stand-in."""
+    if value is None or isinstance(value, (str, int, float)):
+        return (type(value), value)
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(item) for item in value)
+        return None if None in items else (type(value) is tuple, items)
+    if isinstance(value, dict):
+        items = tuple((key, _frozen(item)) for key, item in value.items())
+        return None if any(item is None for _, item in items) else (dict, items)
+    return None
 
 
 def _literals(kind: LayerKind) -> dict[str, set[str]]:

@@ -7,27 +7,39 @@ field of their inputs; layers whose output is a flat vector have none.
 
 from __future__ import annotations
 
+from typing import Any
+
 from archc.ir.graph import INPUT, Graph, ReceptiveField
+from archc.layers.base import Window
 
 
 def receptive_fields(graph: Graph) -> None:
     """Fill `node.receptive_field` for every node."""
-    for node in graph.nodes:
+    nodes = graph.nodes
+    # One (fields, input volumes) pair has one window; see passes/counts.py for the memo.
+    windows: dict[tuple, tuple[Window | None, Any]] = {}
+    for node in nodes:
         if len(node.shape) != 3:
             node.receptive_field = None
             continue
         if node.kind == INPUT:
             node.receptive_field = ReceptiveField((1, 1), (1, 1))
             continue
-        fields = [graph.nodes[i].receptive_field for i in node.inputs]
-        fields = [f for f in fields if f is not None]
-        if not fields:
+        incoming = [f for i in node.inputs if (f := nodes[i].receptive_field) is not None]
+        if not incoming:
             node.receptive_field = None
             continue
-        size = tuple(max(f.size[a] for f in fields) for a in (0, 1))
-        jump = tuple(max(f.jump[a] for f in fields) for a in (0, 1))
-        shapes = [graph.nodes[i].shape for i in node.inputs]
-        window = node.layer.window(node.fields, shapes)
+        if len(incoming) == 1:
+            size, jump = incoming[0].size, incoming[0].jump
+        else:
+            size = tuple(max(f.size[a] for f in incoming) for a in (0, 1))
+            jump = tuple(max(f.jump[a] for f in incoming) for a in (0, 1))
+        shapes = [nodes[i].shape for i in node.inputs]
+        key = (id(node.fields), *shapes)
+        known = windows.get(key)
+        if known is None:
+            known = windows[key] = (node.layer.window(node.fields, shapes), node.fields)
+        window = known[0]
         if window is not None:
             size = tuple(
                 size[a] + window.dilation[a] * (window.kernel[a] - 1) * jump[a] for a in (0, 1)
