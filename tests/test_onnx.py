@@ -210,3 +210,133 @@ def test_fold_constants_makes_computed_pads_static():
     after = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
     np.testing.assert_array_equal(before, after)
     assert after.shape == (2, 3, 3, 3)
+
+
+class _Spy:
+    """Wraps torch.onnx.export and keeps the bytes the exporter wrote."""
+
+    def __init__(self, monkeypatch):
+        self.real = torch.onnx.export
+        self.written: list[bytes] = []
+        monkeypatch.setattr(torch.onnx, "export", self)
+
+    def __call__(self, module, args, f, **kwargs):
+        result = self.real(module, args, f, **kwargs)
+        self.written.append(f.getvalue())
+        return result
+
+
+REPEATED_BIAS = """\
+import torch
+from torch import nn
+
+
+class TINY(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8 * 32 * 32, 10)
+
+    def forward(self, x):
+        x = self.bn2(self.conv2(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(x, 1))
+"""
+
+COMPUTED_PADS = """\
+import torch
+from torch import nn
+
+
+class TINY(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.extra = 5
+
+    def forward(self, x):
+        half = self.extra // 2
+        return nn.functional.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, half, self.extra - half))
+"""
+
+
+def _static_dims(path: Path) -> dict[str, list]:
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=True)
+    values = list(model.graph.value_info) + list(model.graph.output)
+    return {
+        v.name: [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim] for v in values
+    }
+
+
+def test_export_writes_the_exporters_own_bytes_when_nothing_needs_folding(tiny, monkeypatch):
+    graph, staging = tiny
+    (staging / "model.py").write_text(REPEATED_BIAS)
+    spy = _Spy(monkeypatch)
+    module, path = exported(graph, staging)
+    (written,) = spy.written
+    assert path.read_bytes() == written
+    model = onnx.load(str(path))
+    # Fresh BatchNorms fold into equal biases, which the exporter stores once and repeats
+    # through an Identity: a value only computed on, so it is not folded into a Constant.
+    assert "Identity" in [n.op_type for n in model.graph.node]
+    assert "Constant" not in [n.op_type for n in model.graph.node]
+    assert all(d[1:] == [8, 32, 32] for n, d in _static_dims(path).items() if len(d) == 4)
+    assert _static_dims(path)["output"] == ["batch", 10]
+
+
+def test_export_still_folds_computed_pads(tiny, monkeypatch):
+    import numpy as np
+    import onnxruntime
+
+    graph, staging = tiny
+    (staging / "model.py").write_text(COMPUTED_PADS)
+    spy = _Spy(monkeypatch)
+    module, path = exported(graph, staging)
+    (written,) = spy.written
+    assert path.read_bytes() != written
+    before = onnx.load_from_string(written)
+    # torch cannot fold the pads (a Slice with a step), so without folding the padded
+    # channel count is unknown; after it, the volume is static.
+    assert "Slice" in [n.op_type for n in before.graph.node]
+    assert _static_dims(path)["output"] == ["batch", 8, 16, 16]
+    x = torch.randn(2, 3, 32, 32)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"input": x.numpy()})
+    np.testing.assert_array_equal(got, module(x).numpy())
+
+
+def test_fold_constants_folds_shape_values_and_leaves_data_values():
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    initializers = [
+        numpy_helper.from_array(np.zeros((2, 2, 1, 1), dtype=np.float32), "w"),
+        numpy_helper.from_array(np.zeros(2, dtype=np.float32), "b"),
+        numpy_helper.from_array(np.array([0, 1, 0, 0, 0, 0, 0, 0], dtype=np.int64), "p"),
+    ]
+    nodes = [
+        # A bias repeated through an Identity: data, which shape inference never reads.
+        helper.make_node("Identity", ["b"], ["bias"], name="/conv/Identity"),
+        helper.make_node("Conv", ["x", "w", "bias"], ["c"], name="/conv/Conv"),
+        # Pads behind an Identity: ONNX data propagation does not see through it.
+        helper.make_node("Identity", ["p"], ["pads"], name="/pad/Identity"),
+        helper.make_node("Pad", ["c", "pads"], ["y"], name="/pad/Pad"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    unfolded = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    dims = unfolded.graph.output[0].type.tensor_type.shape.dim
+    assert not dims[2].HasField("dim_value")  # the reason to fold the pads at all
+    assert backend.fold_constants(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["Identity", "Conv", "Constant", "Pad"]
+    assert model.graph.node[2].name == "/pad/Identity"
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    dims = [d.dim_value or d.dim_param for d in inferred.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, 3, 3]

@@ -117,9 +117,14 @@ def export(module: Any, graph: Graph, path: Path) -> None:
                 dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
                 do_constant_folding=True,
             )
-    model = onnx.load_from_string(buffer.getvalue())
-    fold_constants(model)
-    path.write_bytes(model.SerializeToString())
+    data = buffer.getvalue()
+    model = onnx.load_from_string(data)
+    count = len(model.graph.node)
+    # Re-serialising ~100 MB of weights costs a fifth of a second; when folding changed
+    # nothing, the exporter's own bytes are the file (the round trip would give the same).
+    if fold_constants(model) or len(model.graph.node) != count:
+        data = model.SerializeToString()
+    path.write_bytes(data)
 
 
 #: Largest tensor (elements) fold_constants computes: shape arithmetic, never weights.
@@ -127,48 +132,102 @@ FOLD_LIMIT = 4096
 
 
 def fold_constants(model: Any) -> int:
-    """Replace each node computed from small constants alone by a Constant node of the
-    same name holding its value; drop Constants nobody reads. Returns how many were folded.
+    """Replace each node computed from small constants alone whose value shape inference
+    needs (see `shape_values`) by a Constant node of the same name holding that value;
+    drop Constants nobody reads. Returns how many were folded.
 
     torch's exporter leaves some shape arithmetic unfolded (the pads of `F.pad` go through
     a Slice with step -1), and then ONNX shape inference cannot know the padded volume;
-    after folding, every layer's volume is static again, as deployment tools want.
+    after folding, every layer's volume is static again, as deployment tools want. Values
+    only computed on (a convolution's bias behind the Identity that the exporter writes for
+    a repeated weight) are left as exported: folding them would copy stored tensors into
+    Constant nodes and make no shape more static.
     """
     import numpy as np
-    from onnx import helper, numpy_helper
-    from onnx.reference import ReferenceEvaluator
 
-    values: dict[str, Any] = {
-        init.name: numpy_helper.to_array(init)
-        for init in model.graph.initializer
-        if np.prod(init.dims, dtype=np.int64) <= FOLD_LIMIT
-    }
+    needed = shape_values(model)
+    values: dict[str, Any] = {}
+    if needed:
+        from onnx import numpy_helper
+
+        values = {
+            init.name: numpy_helper.to_array(init)
+            for init in model.graph.initializer
+            if init.name in needed and np.prod(init.dims, dtype=np.int64) <= FOLD_LIMIT
+        }
     nodes, folded = [], 0
     for node in model.graph.node:
-        computable = node.domain in ("", "ai.onnx") and not any(
-            a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute
+        computable = (
+            node.domain in ("", "ai.onnx")
+            and any(name in needed for name in node.output)
+            and not any(a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute)
         )
         inputs = [name for name in node.input if name]
         if computable and all(name in values for name in inputs):
-            outputs = ReferenceEvaluator(node, opsets={"": OPSET}).run(
-                None, {name: values[name] for name in inputs}
-            )
-            small = all(np.asarray(v).size <= FOLD_LIMIT for v in outputs)
-            if small:
-                values.update(zip(node.output, outputs, strict=True))
-            if small and node.op_type != "Constant" and len(node.output) == 1:
-                folded += 1
-                value = numpy_helper.from_array(np.asarray(outputs[0]), node.output[0])
-                node = helper.make_node(
-                    "Constant", [], [node.output[0]], name=node.name, value=value
-                )
+            node, done = _fold(node, values, inputs)
+            folded += done
         nodes.append(node)
     read = {name for node in nodes for name in node.input}
     read |= {o.name for o in model.graph.output}
     kept = [n for n in nodes if n.op_type != "Constant" or any(o in read for o in n.output)]
-    del model.graph.node[:]
-    model.graph.node.extend(kept)
+    if len(kept) != len(nodes) or folded:
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
     return folded
+
+
+def _fold(node: Any, values: dict[str, Any], inputs: list[str]) -> tuple[Any, int]:
+    """Compute `node` from `values` (adding its outputs there when small); return the node,
+    replaced by a Constant when it was folded, and 1 if it was."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    outputs = ReferenceEvaluator(node, opsets={"": OPSET}).run(
+        None, {name: values[name] for name in inputs}
+    )
+    if not all(np.asarray(v).size <= FOLD_LIMIT for v in outputs):
+        return node, 0
+    values.update(zip(node.output, outputs, strict=True))
+    if node.op_type == "Constant" or len(node.output) != 1:
+        return node, 0
+    value = numpy_helper.from_array(np.asarray(outputs[0]), node.output[0])
+    return helper.make_node("Constant", [], [node.output[0]], name=node.name, value=value), 1
+
+
+def shape_values(model: Any) -> set[str]:
+    """The values whose contents ONNX shape inference may need: graph outputs, values read
+    at an input that the operator's schema does not call differentiable (shapes, pads,
+    axes, indices; every input of an operator without a schema), and the inputs of any
+    node that computes such a value (data propagation follows them)."""
+    import onnx.defs
+
+    needed: set[str] = set()
+    schemas: dict[tuple[str, str], Any] = {}
+    for node in reversed(model.graph.node):
+        key = (node.domain, node.op_type)
+        if key not in schemas:
+            try:
+                schemas[key] = onnx.defs.get_schema(node.op_type, OPSET, node.domain)
+            except onnx.defs.SchemaError:
+                schemas[key] = None
+        schema = schemas[key]
+        feeds_shape = any(name in needed for name in node.output)
+        for index, name in enumerate(node.input):
+            if name and (feeds_shape or not _data_input(schema, index)):
+                needed.add(name)
+    return needed | {o.name for o in model.graph.output}
+
+
+def _data_input(schema: Any, index: int) -> bool:
+    """Whether input `index` of an operator is one the schema calls differentiable: data
+    that shape inference never needs the contents of (weights, activations)."""
+    if schema is None or not schema.inputs:
+        return False
+    formal = schema.inputs[min(index, len(schema.inputs) - 1)]
+    if index >= len(schema.inputs) and formal.option != formal.option.Variadic:
+        return False
+    return formal.differentiation_category == formal.differentiation_category.Differentiable
 
 
 def module_path(node_name: str) -> str | None:
