@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from archc.diagnostics import Reporter, SpecError, print_diagnostics
 from archc.ir.graph import Graph
@@ -175,9 +176,6 @@ def build_all(
 
     `targets=None` builds the default set; `overrides` are `--set` settings.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     reporter = Reporter()
     jobs = []
     for path in specs:
@@ -195,23 +193,14 @@ def build_all(
     if reporter.errors:
         print_diagnostics(reporter.diagnostics, sys.stderr)
         return False
-    console = Console(stderr=True)
     ok = True
     built: list[Path] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=len(jobs) < 2,
-    ) as progress:
-        task = progress.add_task("building", total=len(jobs))
+    with _Feedback(len(jobs)) as feedback:
         from archc.pipeline import analyse
 
         for spec, name in jobs:
             label = f"{spec.display} [{name or spec.default_variant()}]"
-            progress.update(task, description=f"building {label}")
+            feedback.start(f"building {label}")
             variant_reporter = Reporter()
             try:
                 graph = analyse(spec, name, variant_reporter, overrides)
@@ -221,20 +210,71 @@ def build_all(
                 reporter.diagnostics.extend(exc.diagnostics)
             except BuildError as exc:
                 ok = False
-                console.print(f"[red]error[/red]: {label}: {exc}", highlight=False)
+                feedback.error(f"{label}: {exc}")
             except OSError as exc:  # a full disk, a read-only folder: not a bug in archc
                 ok = False
                 where = f" ({exc.filename})" if exc.filename else ""
-                console.print(
-                    f"[red]error[/red]: {label}: cannot write the outputs{where}: "
-                    f"{exc.strerror or exc}; earlier outputs are unchanged",
-                    highlight=False,
+                feedback.error(
+                    f"{label}: cannot write the outputs{where}: "
+                    f"{exc.strerror or exc}; earlier outputs are unchanged"
                 )
             reporter.diagnostics.extend(
                 d for d in variant_reporter.warnings if d not in reporter.diagnostics
             )
-            progress.advance(task)
+            feedback.advance()
     print_diagnostics(reporter.diagnostics, sys.stderr)
     for folder in built:
-        console.print(f"wrote {folder}/", highlight=False)
+        print(f"wrote {folder}/", file=sys.stderr)
     return ok
+
+
+class _Feedback:
+    """The progress bar of a build of several variants, and its error lines (red on a
+    terminal). rich is imported only when one of them shows: the import alone is ~60 ms,
+    a measurable part of a one-variant build's own cost."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.console: Any = None
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Feedback:
+        if self.jobs > 1:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=self._console(),
+                transient=True,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("building", total=self.jobs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def _console(self) -> Any:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
+
+    def start(self, description: str) -> None:
+        """Show what is being built now."""
+        if self.progress is not None:
+            self.progress.update(self.task, description=description)
+
+    def advance(self) -> None:
+        """One more variant done."""
+        if self.progress is not None:
+            self.progress.advance(self.task)
+
+    def error(self, text: str) -> None:
+        """Print `error: TEXT` (above the progress bar while it shows)."""
+        self._console().print(f"[red]error[/red]: {text}", highlight=False)
