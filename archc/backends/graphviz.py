@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,51 @@ def render(dot_text: str, fmt: str, dot: str | None = None) -> bytes:
         message = done.stderr.decode(errors="replace").strip()
         raise RenderError(f"`dot -T{fmt}` failed (exit {done.returncode}): {message}")
     return done.stdout
+
+
+class Rendering:
+    """`dot` rendering a .dot file into an output file as a background process."""
+
+    def __init__(self, dot: str, source: Path, out: Path) -> None:
+        self.out = out
+        self.fmt = out.suffix.lstrip(".")
+        # A file, not a pipe, for its messages: a chatty `dot` never blocks on a full pipe.
+        self.messages = tempfile.TemporaryFile()
+        try:
+            self.process: subprocess.Popen | None = subprocess.Popen(
+                [dot, f"-T{self.fmt}", str(source), "-o", str(out)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self.messages,
+            )
+        except BaseException:
+            self.messages.close()
+            raise
+
+    def finish(self) -> Path:
+        """Wait for `dot` and return the rendered file; raise RenderError if it failed."""
+        if self.process is None:
+            raise RenderError("`dot` was stopped")
+        try:
+            code = self.process.wait(timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            self.cancel()
+            raise RenderError(f"`dot` took longer than {RENDER_TIMEOUT_S} s") from exc
+        self.process = None
+        self.messages.seek(0)
+        message = self.messages.read().decode(errors="replace").strip()
+        self.messages.close()
+        if code != 0:
+            raise RenderError(f"`dot -T{self.fmt}` failed (exit {code}): {message}")
+        return self.out
+
+    def cancel(self) -> None:
+        """Stop `dot` if it still runs (a build that failed elsewhere); safe to repeat."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        self.messages.close()
 
 
 def write_files(
@@ -116,14 +162,31 @@ def draw_command(
     return 0
 
 
+def start_target(graph: Graph, staging: Path, options: dict[str, Any]) -> Rendering | None:
+    """Write graph.dot into the staging folder and start `dot` on it in the background (the
+    build runs it beside the PyTorch and ONNX targets); None when `dot` is not installed."""
+    dot = dot_executable()
+    text = to_dot(graph, collapse=options.get("collapse"), direction=options.get("direction", "TB"))
+    (staging / "graph.dot").write_text(text)
+    return Rendering(dot, staging / "graph.dot", staging / "graph.svg") if dot else None
+
+
 def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
-    """Build target `graphviz`: graph.dot and graph.svg in the staging folder."""
+    """Build target `graphviz`: graph.dot and graph.svg in the staging folder (collected
+    from `options["started"]`, what start_target began, when the build started it)."""
     from archc.build import BuildError
 
     try:
-        _, rendered = write_files(
-            graph, staging / "graph.svg", options.get("collapse"), options.get("direction", "TB")
-        )
+        if "started" in options:
+            rendering = options["started"]
+            rendered = rendering.finish() if rendering is not None else None
+        else:
+            _, rendered = write_files(
+                graph,
+                staging / "graph.svg",
+                options.get("collapse"),
+                options.get("direction", "TB"),
+            )
     except RenderError as exc:
         raise BuildError(f"graphviz: {exc}") from exc
     if rendered is None:
