@@ -25,6 +25,7 @@ from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
 from archc.ir.graph import INPUT, LAYER, MERGE, Graph, Module, Node
 from archc.layers import REGISTRY, LayerKind, Shape, ShapeError, match_notation
 from archc.layers.base import fmt_shape
+from archc.passes import block_memo
 from archc.spec.expr import ExprError, evaluate
 from archc.spec.loader import Spec, Variant
 from archc.spec.model import ENTRY_KEYS
@@ -134,6 +135,16 @@ class Expander:
         # a few dozen distinct ones). Validated fields are shared between equal values, and
         # a volume worked out once per (fields, input volumes): the kinds' rules are pure.
         self.fields_memo: dict[Any, Any] = {}
+        # Block instances that must expand alike are copied (see passes/block_memo.py).
+        self.block_memo: dict[Any, block_memo.Template] = {}
+        # `index` (a repeat's copy number) only tells copies apart if a spec reads it.
+        self._unread = (
+            frozenset()
+            if block_memo.mentions(
+                "index", spec.raw, variant.params, *(b.raw for b in spec.blocks.values())
+            )
+            else frozenset({"index"})
+        )
         self.shape_memo: dict[Any, tuple[Shape, str | None, Any]] = {}
 
     # --- entry point ----------------------------------------------------------------
@@ -668,11 +679,12 @@ class Expander:
             return None
         if any(i is None for i in inputs):
             return None
-        if count > MAX_REPEAT or len(self.nodes) + count > MAX_LAYERS:
+        layers = len(self.nodes) - 1  # nodes[0] is the input
+        if count > MAX_REPEAT or layers + count > MAX_LAYERS:
             limit = (
                 f"archc's limit of {MAX_REPEAT:,}"
                 if count > MAX_REPEAT
-                else f"the {MAX_LAYERS - len(self.nodes):,} layers left of archc's limit of "
+                else f"the {MAX_LAYERS - layers:,} layers left of archc's limit of "
                 f"{MAX_LAYERS:,} per network"
             )
             self.reporter.error(
@@ -839,9 +851,17 @@ class Expander:
         trainable = self._trainable(entry, scope, label)
         if trainable is None:
             return None
-        inner = Scope(
-            module, sequential=False, ctx=ctx, trainable=trainable, init=_init_of(entry, scope)
+        init = _init_of(entry, scope)
+        key = block_memo.instance_key(
+            block_name, ctx, input_shape, trainable, init, self.block_stack, self._unread
         )
+        template = self.block_memo.get(key) if key is not None else None
+        if template is not None and len(self.nodes) + template.end - template.start <= (
+            MAX_LAYERS + 1  # nodes[0] is the input
+        ):
+            return block_memo.clone(template, module, inputs[0], self.nodes)
+        inner = Scope(module, sequential=False, ctx=ctx, trainable=trainable, init=init)
+        start, reported = len(self.nodes), len(self.reporter.diagnostics)
         self.block_stack.append(block_name)
         try:
             output = self.scope(block.raw["layers"], inner, inputs[0])
@@ -859,6 +879,16 @@ class Expander:
                 return None
             output = inner.names[out_name]
             module.output = output if output is not None else module.output
+        if (
+            key is not None
+            and output is not None
+            and len(self.reporter.diagnostics) == reported
+            and not self.limit_hit
+            and block_memo.covers(module, start, len(self.nodes))
+        ):
+            self.block_memo[key] = block_memo.Template(
+                module, start, len(self.nodes), inputs[0], output, keep=(ctx, init)
+            )
         return output
 
     # --- values ---------------------------------------------------------------------

@@ -278,9 +278,11 @@ class _Converter:
         self.count = 0
         self.failed = False
 
-    def convert(self, node: yaml.Node, depth: int) -> object:
+    def convert(self, node: yaml.Node, depth: int, span: Span | None = None) -> object:
+        """The value of `node`; `span` is its place when the caller has it already."""
         self.count += 1
-        span = _span(node, self.display)
+        if span is None:
+            span = _span(node, self.display)
         if self.count > MAX_NODES:
             raise LimitExceeded(
                 span,
@@ -302,8 +304,9 @@ class _Converter:
         if isinstance(node, yaml.SequenceNode):
             result = LocList(span)
             for item in node.value:
-                result.append(self.convert(item, depth + 1))
-                result.item_spans.append(_span(item, self.display))
+                item_span = _span(item, self.display)
+                result.append(self.convert(item, depth + 1, item_span))
+                result.item_spans.append(item_span)
             return result
         if node.tag not in _SCALAR_TAGS:
             self.failed = True
@@ -320,7 +323,7 @@ class _Converter:
         result = LocDict(span)
         for key_node, value_node in node.value:
             key_span = _span(key_node, self.display)
-            key = self.convert(key_node, depth + 1)
+            key = self.convert(key_node, depth + 1, key_span)
             if isinstance(key, (list, dict)) or key is None:
                 self.failed = True
                 self.reporter.error(
@@ -338,7 +341,8 @@ class _Converter:
                     key_span,
                 )
                 continue
-            result[key] = self.convert(value_node, depth + 1)
+            value_span = _span(value_node, self.display)
+            result[key] = self.convert(value_node, depth + 1, value_span)
             result.key_spans[key] = key_span
-            result.value_spans[key] = _span(value_node, self.display)
+            result.value_spans[key] = value_span
         return result
