@@ -103,23 +103,34 @@ except SystemExit:
 built = sorted(k.type for k in REGISTRY.values() if k.Fields.__pydantic_complete__)
 print(",".join(built))
 print("torch" in sys.modules)
+print("archc.training" in sys.modules)
 """
 
 
-def test_check_builds_only_the_layer_kinds_it_uses_and_no_torch():
-    """`archc check` builds validators only for the kinds in the spec and never imports torch."""
+def _startup_probe(spec: str) -> tuple[set[str], str, str]:
     done = subprocess.run(
-        [sys.executable, "-c", _STARTUP_PROBE, str(ROOT / "specs" / "alexnet.yaml")],
+        [sys.executable, "-c", _STARTUP_PROBE, str(ROOT / "specs" / spec)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    built, torch_imported = done.stdout.split()
+    built, torch_imported, training_imported = done.stdout.split()
+    return set(built.split(",")), torch_imported, training_imported
+
+
+def test_check_builds_only_the_layer_kinds_it_uses_and_no_torch():
+    """`archc check` builds validators only for the kinds in the spec and never imports torch."""
+    kinds, torch_imported, training_imported = _startup_probe("alexnet.yaml")
     assert torch_imported == "False"
-    kinds = set(built.split(","))
     assert "conv" in kinds
     assert not kinds & {"rbf", "subsample", "subsample_pad", "concat", "add", "batchnorm"}
+    assert training_imported == "True"  # alexnet.yaml has the paper's training section
+
+
+def test_check_of_a_spec_without_training_leaves_the_training_models_alone():
+    kinds, torch_imported, training_imported = _startup_probe("vgg.yaml")
+    assert (torch_imported, training_imported) == ("False", "False")
 
 
 # --- the whole suite runs ------------------------------------------------------------------

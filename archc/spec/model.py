@@ -11,8 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archc.training import Training
-
 LayerEntry = str | dict[str, Any]
 
 #: Keys an entry of a `layers:` list may carry besides its type's own fields.
@@ -36,6 +34,10 @@ ENTRY_KEYS = {
 # Empty defaults are written `Field(default={})`, not `default_factory=dict`: pydantic copies
 # a mutable default for each instance all the same, and a builtin factory makes it read the
 # builtin's text signature with `tokenize`, whose regular expressions cost ~10 ms at start-up.
+
+
+# `training:` sections are mappings here, checked against archc.training's models by the
+# loader (spec/loader.py), so that specs without one never build those models.
 
 
 class Strict(BaseModel):
@@ -67,7 +69,7 @@ class VariantSpec(Strict):
     notation: dict[str, list[LayerEntry]] | None = Field(
         None, description="layers appended after each notation layer of a kind"
     )
-    training: Training | None = Field(
+    training: dict[str, Any] | None = Field(
         None, description="training settings laid over the spec's, field by field"
     )
 
@@ -91,7 +93,7 @@ class SpecFile(Strict):
     imports: list[str] = Field(default=[], description="files of shared blocks")
     blocks: dict[str, BlockSpec] = Field(default={}, description="blocks by name")
     variants: dict[str, VariantSpec] = Field(default={}, description="variants")
-    training: Training | None = Field(
+    training: dict[str, Any] | None = Field(
         None,
         description="how the network is trained (optimizer, schedule, batches, "
         "augmentation); `archc build` writes train.py from it",

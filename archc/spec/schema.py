@@ -100,6 +100,7 @@ def layer_schema(type_name: str) -> dict[str, Any]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file, for editors (`archc schema`)."""
     schema = copy.deepcopy(SpecFile.model_json_schema())
+    _add_training(schema)
     # One object schema for every mapping entry, with an if/then per layer kind: an editor
     # then reports the field at fault ("'kernal' was unexpected") instead of "not valid
     # under any of the given schemas", and completes `type:` with the kinds' names.
@@ -152,3 +153,21 @@ def _point_entries(node: Any) -> None:
     elif isinstance(node, list):
         for item in node:
             _point_entries(item)
+
+
+def _add_training(schema: dict[str, Any]) -> None:
+    """Describe `training:` (a plain mapping in SpecFile, see spec/model.py) by its models."""
+    from archc.training import Training
+
+    training = Training.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs.update(training.pop("$defs", {}))
+    defs["Training"] = training
+    schema["$defs"] = defs = dict(sorted(defs.items()))  # in pydantic's order
+    for owner in (schema, defs["VariantSpec"]):
+        field = owner["properties"]["training"]
+        owner["properties"]["training"] = {
+            "anyOf": [{"$ref": "#/$defs/Training"}, {"type": "null"}],
+            "default": None,
+            "description": field["description"],
+        }

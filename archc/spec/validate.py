@@ -29,13 +29,23 @@ def locate(data: Any, loc: tuple, default: Span, key: bool = False) -> Span:
     return span
 
 
-def validate(model: type[M], data: Any, reporter: Reporter, default: Span, what: str) -> M | None:
-    """Validate `data` against `model`; report every error at its place; None on failure."""
+def validate(
+    model: type[M], data: Any, reporter: Reporter, default: Span, what: str, at: tuple = ()
+) -> M | None:
+    """Validate `data` (or the value at path `at` inside it) against `model`; report every
+    error at its place, named by its path from `data`; None on failure."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(value_at(data, at))
     except ValidationError as exc:
-        report_validation(exc, model, data, reporter, default, what)
+        report_validation(exc, model, data, reporter, default, what, at)
         return None
+
+
+def value_at(data: Any, path: tuple) -> Any:
+    """The value at a path of keys and indices inside `data`."""
+    for part in path:
+        data = data[part]
+    return data
 
 
 def report_validation(
@@ -45,21 +55,25 @@ def report_validation(
     reporter: Reporter,
     default: Span,
     what: str,
+    path: tuple = (),
 ) -> None:
-    """Turn each pydantic error into a diagnostic naming `what` and the field."""
+    """Turn each pydantic error into a diagnostic naming `what` and the field; `path` is
+    where the validated value is inside `data` (errors are named from `data`)."""
     errors = _merge_union_errors(exc.errors(include_url=False))
+    validated = value_at(data, path)
     for error in errors:
-        loc = error["loc"]
+        inner = error["loc"]
+        loc = (*path, *inner)
         kind = error["type"]
         where = ".".join(str(p) for p in loc)
         # A whole-model check ("kernel must be at least 1") has no location of its own;
         # point at the field it names, when the message starts with one.
         first = error["msg"].removeprefix("Value error, ").split(" ", 1)[0]
-        at = loc if loc or not isinstance(data, LocDict) or first not in data else (first,)
+        named = inner or not isinstance(validated, LocDict) or first not in validated
+        at = loc if named else (*path, first)
         what_here = _label(loc, what)
         if kind == "extra_forbidden":
-            parent = loc[:-1]
-            allowed = _allowed_keys(model, parent)
+            allowed = _allowed_keys(model, inner[:-1])
             reporter.error(
                 "E-UNKNOWN-FIELD",
                 f"{what_here}: unknown field '{loc[-1]}'",
