@@ -47,8 +47,5 @@ def count(graph: Graph) -> None:
 
 def totals(graph: Graph) -> Counts:
     """The sums over the whole network (the input's volume included in activations)."""
-    total = Counts()
-    for node in graph.nodes:
-        for key in vars(total):
-            setattr(total, key, getattr(total, key) + getattr(node.counts, key))
-    return total
+    counts = [node.counts for node in graph.nodes]
+    return Counts(**{key: sum(getattr(c, key) for c in counts) for key in vars(Counts())})
