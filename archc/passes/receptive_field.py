@@ -29,17 +29,20 @@ def receptive_fields(graph: Graph) -> None:
         if not incoming:
             node.receptive_field = None
             continue
-        if len(incoming) == 1:
-            size, jump = incoming[0].size, incoming[0].jump
-        else:
-            size = tuple(max(f.size[a] for f in incoming) for a in (0, 1))
-            jump = tuple(max(f.jump[a] for f in incoming) for a in (0, 1))
         shapes = [nodes[i].shape for i in node.inputs]
         key = (id(node.fields), *shapes)
         known = windows.get(key)
         if known is None:
             known = windows[key] = (node.layer.window(node.fields, shapes), node.fields)
         window = known[0]
+        if len(incoming) == 1:
+            if window is None:  # pointwise: the field passes through (it is immutable)
+                node.receptive_field = incoming[0]
+                continue
+            size, jump = incoming[0].size, incoming[0].jump
+        else:
+            size = tuple(max(f.size[a] for f in incoming) for a in (0, 1))
+            jump = tuple(max(f.jump[a] for f in incoming) for a in (0, 1))
         if window is not None:
             size = tuple(
                 size[a] + window.dilation[a] * (window.kernel[a] - 1) * jump[a] for a in (0, 1)
