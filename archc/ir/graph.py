@@ -19,9 +19,9 @@ LAYER = "layer"
 MERGE = "merge"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Counts:
-    """What one layer costs, per example."""
+    """What one layer costs, per example (immutable: equal layers share one)."""
 
     params: int = 0
     trainable_params: int = 0

@@ -111,6 +111,14 @@ def clone(template: Template, module: Module, input_id: int, nodes: list[Node]) 
             return node_id + offset
         return input_id if node_id == template.input else node_id
 
+    def moved_inputs(inputs: list[int]) -> list[int]:
+        # Inlined (this runs once per copied node): ids inside the instance shift by the
+        # offset, the instance's input becomes the new input.
+        return [
+            i + offset if start <= i < end else (input_id if i == template.input else i)
+            for i in inputs
+        ]
+
     copies: list[Node] = [None] * (end - start)  # type: ignore[list-item]
 
     def fill(source: Module, target: Module) -> None:
@@ -124,7 +132,7 @@ def clone(template: Template, module: Module, input_id: int, nodes: list[Node]) 
                     **child.__dict__,
                     "id": child.id + offset,
                     "path": path,
-                    "inputs": [moved(i) for i in child.inputs],
+                    "inputs": moved_inputs(child.inputs),
                     "parent": target,
                     "tensors": [],
                     "counts": Counts(),

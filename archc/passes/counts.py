@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from archc.ir.graph import INPUT, Counts, Graph
@@ -13,7 +14,7 @@ def count(graph: Graph) -> None:
     # Layers with equal fields share one fields object (the expansion does that), so the
     # figures of a (fields, input volumes) pair are worked out once: deep networks repeat a
     # few configurations many times. The memo holds each fields object, so ids stay unique.
-    memo: dict[tuple, tuple] = {}
+    memo: dict[tuple, tuple[list, Counts, Counts, object]] = {}
     for node in nodes:
         if node.kind == INPUT:
             node.counts = Counts(activation_elements=math.prod(node.shape))
@@ -24,25 +25,19 @@ def count(graph: Graph) -> None:
         known = memo.get(key)
         if known is None:
             tensors = kind.tensors(fields, shapes, node.shape)
-            known = memo[key] = (
-                tensors,
-                sum(t.numel for t in tensors if not t.buffer),
-                sum(t.numel for t in tensors if t.buffer),
-                kind.macs(fields, shapes, node.shape),
-                math.prod(node.shape) if kind.makes_tensor else 0,
-                kind.connections(fields, shapes, node.shape),
-                fields,
+            params = sum(t.numel for t in tensors if not t.buffer)
+            trained = Counts(
+                params=params,
+                trainable_params=params,
+                buffer_elements=sum(t.numel for t in tensors if t.buffer),
+                macs=kind.macs(fields, shapes, node.shape),
+                activation_elements=math.prod(node.shape) if kind.makes_tensor else 0,
+                connections=kind.connections(fields, shapes, node.shape),
             )
-        tensors, params, buffers, macs, activations, connections, _ = known
-        node.tensors = list(tensors)
-        node.counts = Counts(
-            params=params,
-            trainable_params=params if node.trainable else 0,
-            buffer_elements=buffers,
-            macs=macs,
-            activation_elements=activations,
-            connections=connections,
-        )
+            frozen = dataclasses.replace(trained, trainable_params=0)
+            known = memo[key] = (tensors, trained, frozen, fields)
+        node.tensors = list(known[0])
+        node.counts = known[1] if node.trainable else known[2]
 
 
 def totals(graph: Graph) -> Counts:
