@@ -36,22 +36,25 @@ class Template:
     keep: Any = field(repr=False)
 
 
-def frozen(value: Any) -> Any:
-    """A hashable stand-in for a value a block body can read, or None when there is none.
+def frozen(value: Any, located: bool = True) -> Any:
+    """A hashable stand-in for a value, or None when there is none.
 
     Scalars are tagged with their type (`1`, `1.0` and `true` expand differently: strict
-    validation refuses some of them); spec entries are matched by identity (see above)."""
+    validation refuses some of them). With `located`, located spec values (lists and
+    mappings read from YAML: entries carry their places) are matched by identity, as a
+    block body's values must be (see above); without it, by value, as a layer's evaluated
+    field values may be (their places are not part of the fields)."""
     if value is None or isinstance(value, (str, int, float)):
         return (type(value), value)
-    if isinstance(value, (LocList, LocDict)):
+    if located and isinstance(value, (LocList, LocDict)):
         return ("same object", id(value))
     if isinstance(value, (list, tuple)):
-        items = tuple(frozen(item) for item in value)
-        return None if None in items else (type(value), items)
+        items = tuple(frozen(item, located) for item in value)
+        return None if None in items else (type(value) is tuple, items)
     if isinstance(value, Span):
         return value
     if isinstance(value, dict):
-        items = tuple((key, frozen(item)) for key, item in value.items())
+        items = tuple((key, frozen(item, located)) for key, item in value.items())
         return None if any(item is None for _, item in items) else (dict, items)
     return None
 

@@ -558,7 +558,7 @@ class Expander:
     def _fields(self, kind: LayerKind, values: dict[str, Any], entry: LocDict, label: str) -> Any:
         """The kind's validated fields for these values (shared between equal values), or
         None after reporting why they are invalid."""
-        key = _frozen((kind.type, values))
+        key = block_memo.frozen((kind.type, values), located=False)
         fields = self.fields_memo.get(key) if key is not None else None
         if fields is None:
             try:
@@ -936,20 +936,6 @@ class _Failed:
 
 
 _FAILED = _Failed()
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable stand-in for evaluated values that tells 1, 1.0 and True apart (pydantic
-    does), or None when a value has no such stand-in."""
-    if value is None or isinstance(value, (str, int, float)):
-        return (type(value), value)
-    if isinstance(value, (list, tuple)):
-        items = tuple(_frozen(item) for item in value)
-        return None if None in items else (type(value) is tuple, items)
-    if isinstance(value, dict):
-        items = tuple((key, _frozen(item)) for key, item in value.items())
-        return None if any(item is None for _, item in items) else (dict, items)
-    return None
 
 
 def _literals(kind: LayerKind) -> dict[str, set[str]]:
