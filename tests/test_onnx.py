@@ -166,10 +166,24 @@ def test_write_target_turns_failures_into_build_errors(tiny):
         backend.write_target(graph, staging, {"check": False})
 
 
+def _pad_model(nodes, initializers=()):
+    """A one-input graph `x` [batch, 2, 3, 3] -> `y` of the given nodes, opset 17."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        list(initializers),
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def test_fold_constants_makes_computed_pads_static():
     import numpy as np
     import onnxruntime
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     # Pads computed from constants (as torch exports F.pad): [0, 1, 0, 0] ++ zeros(4).
     nodes = [
@@ -192,13 +206,7 @@ def test_fold_constants_makes_computed_pads_static():
         helper.make_node("Concat", ["head", "zeros"], ["pads"], name="/pad/Concat", axis=0),
         helper.make_node("Pad", ["x", "pads"], ["y"], name="/pad/Pad"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = _pad_model(nodes)
     x = np.arange(36, dtype=np.float32).reshape(2, 2, 3, 3)
     before = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
     assert backend.fold_constants(model) == 2
@@ -308,7 +316,7 @@ def test_export_still_folds_computed_pads(tiny, monkeypatch):
 
 def test_fold_constants_folds_shape_values_and_leaves_data_values():
     import numpy as np
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     initializers = [
         numpy_helper.from_array(np.zeros((2, 2, 1, 1), dtype=np.float32), "w"),
@@ -323,14 +331,7 @@ def test_fold_constants_folds_shape_values_and_leaves_data_values():
         helper.make_node("Identity", ["p"], ["pads"], name="/pad/Identity"),
         helper.make_node("Pad", ["c", "pads"], ["y"], name="/pad/Pad"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = _pad_model(nodes, initializers)
     unfolded = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     dims = unfolded.graph.output[0].type.tensor_type.shape.dim
     assert not dims[2].HasField("dim_value")  # the reason to fold the pads at all
