@@ -7,9 +7,12 @@ whole language (`archc schema`) is assembled from these models and the layer reg
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 LayerEntry = str | dict[str, Any]
 
@@ -36,8 +39,28 @@ ENTRY_KEYS = {
 # builtin's text signature with `tokenize`, whose regular expressions cost ~10 ms at start-up.
 
 
-# `training:` sections are mappings here, checked against archc.training's models by the
-# loader (spec/loader.py), so that specs without one never build those models.
+@dataclass(frozen=True)
+class Section:
+    """Marks a field holding a settings section that is a plain mapping here and is checked
+    against a model of its own by the loader (spec/loader.py), which imports that model only
+    for specs that have the section; `archc schema` and docs/language.md describe the field
+    by that model."""
+
+    module: str
+    model_name: str
+
+    def model(self) -> type[BaseModel]:
+        """The settings model (imported now)."""
+        return getattr(importlib.import_module(self.module), self.model_name)
+
+
+#: `training:`, checked against archc.training.Training (5 models most specs never need).
+TrainingSection = Annotated[dict[str, Any] | None, Section("archc.training", "Training")]
+
+
+def section_of(field: FieldInfo) -> Section | None:
+    """The Section marker of a model field, if it has one."""
+    return next((m for m in field.metadata if isinstance(m, Section)), None)
 
 
 class Strict(BaseModel):
@@ -69,7 +92,7 @@ class VariantSpec(Strict):
     notation: dict[str, list[LayerEntry]] | None = Field(
         None, description="layers appended after each notation layer of a kind"
     )
-    training: dict[str, Any] | None = Field(
+    training: TrainingSection = Field(
         None, description="training settings laid over the spec's, field by field"
     )
 
@@ -93,7 +116,7 @@ class SpecFile(Strict):
     imports: list[str] = Field(default=[], description="files of shared blocks")
     blocks: dict[str, BlockSpec] = Field(default={}, description="blocks by name")
     variants: dict[str, VariantSpec] = Field(default={}, description="variants")
-    training: dict[str, Any] | None = Field(
+    training: TrainingSection = Field(
         None,
         description="how the network is trained (optimizer, schedule, batches, "
         "augmentation); `archc build` writes train.py from it",

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from archc.layers import REGISTRY
-from archc.spec.model import ENTRY_KEYS, SpecFile
+from archc.spec.model import ENTRY_KEYS, SpecFile, VariantSpec, section_of
 
 _EXPRESSION = {"type": "string", "description": "an expression over parameters, or $param"}
 
@@ -100,7 +100,7 @@ def layer_schema(type_name: str) -> dict[str, Any]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file, for editors (`archc schema`)."""
     schema = copy.deepcopy(SpecFile.model_json_schema())
-    _add_training(schema)
+    _add_sections(schema)
     # One object schema for every mapping entry, with an if/then per layer kind: an editor
     # then reports the field at fault ("'kernal' was unexpected") instead of "not valid
     # under any of the given schemas", and completes `type:` with the kinds' names.
@@ -155,19 +155,21 @@ def _point_entries(node: Any) -> None:
             _point_entries(item)
 
 
-def _add_training(schema: dict[str, Any]) -> None:
-    """Describe `training:` (a plain mapping in SpecFile, see spec/model.py) by its models."""
-    from archc.training import Training
-
-    training = Training.model_json_schema()
+def _add_sections(schema: dict[str, Any]) -> None:
+    """Describe the settings sections (plain mappings in the spec models, see Section in
+    spec/model.py) by their own models, as if the spec models held them."""
     defs = schema.setdefault("$defs", {})
-    defs.update(training.pop("$defs", {}))
-    defs["Training"] = training
-    schema["$defs"] = defs = dict(sorted(defs.items()))  # in pydantic's order
-    for owner in (schema, defs["VariantSpec"]):
-        field = owner["properties"]["training"]
-        owner["properties"]["training"] = {
-            "anyOf": [{"$ref": "#/$defs/Training"}, {"type": "null"}],
-            "default": None,
-            "description": field["description"],
-        }
+    for model, owner in ((SpecFile, schema), (VariantSpec, defs["VariantSpec"])):
+        for name, field in model.model_fields.items():
+            section = section_of(field)
+            if section is None:
+                continue
+            settings = section.model().model_json_schema()
+            defs.update(settings.pop("$defs", {}))
+            defs[section.model_name] = settings
+            owner["properties"][name] = {
+                "anyOf": [{"$ref": f"#/$defs/{section.model_name}"}, {"type": "null"}],
+                "default": None,
+                "description": field.description,
+            }
+    schema["$defs"] = dict(sorted(defs.items()))  # in pydantic's order
