@@ -48,6 +48,10 @@ def reports(tmp_path_factory):
 
 def _open(driver, url):
     driver.get(url)
+    # Reports keep their view and collapsed blocks across visits (sessionStorage, as a user
+    # expects); each test starts from the report's own first view instead.
+    driver.execute_script("sessionStorage.clear()")
+    driver.refresh()
     bs.wait_for(
         lambda: driver.execute_script("return !!window.archc"), timeout=30, what="page script"
     )
@@ -119,6 +123,16 @@ def test_collapse_and_expand_a_block(browser, reports):
     assert _shown(browser, "layer1.0.conv2")
     assert abs(_rect(browser, _node("layer1.1.conv1"))["y"] - below["y"]) < 1
     assert bs.js_errors(browser) == []
+
+
+def test_a_change_made_just_before_leaving_is_kept(browser, reports):
+    """The view is saved a moment after each change; leaving sooner still keeps it."""
+    _open(browser, reports["resnet50"])
+    browser.execute_script("window.archc.collapse('layer1.0')")
+    browser.get(reports["resnet50"])  # at once: well within the save's delay
+    bs.wait_for(lambda: browser.execute_script("return !!window.archc"), what="page script")
+    assert not _shown(browser, "layer1.0.conv2")
+    assert _shown(browser, "layer1.1.conv2")
 
 
 def test_hover_shows_layer_details(browser, reports):

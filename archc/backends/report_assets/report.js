@@ -588,15 +588,23 @@
   var ready = false;
   function save() {
     if (!ready || saving) return;
-    saving = setTimeout(function () {
-      saving = null;
-      try {
-        sessionStorage.setItem(storeKey, JSON.stringify({
-          view: view, collapsed: Object.keys(collapsed), pinned: pinned,
-        }));
-      } catch (err) { /* storage may be unavailable for file:// pages; not needed */ }
-    }, 150);
+    saving = setTimeout(write, 150);
   }
+
+  function write() {
+    clearTimeout(saving);
+    saving = null;
+    try {
+      sessionStorage.setItem(storeKey, JSON.stringify({
+        view: view, collapsed: Object.keys(collapsed), pinned: pinned,
+      }));
+    } catch (err) { /* storage may be unavailable for file:// pages; not needed */ }
+  }
+
+  // A change made in the last moments before the page is left (a reload, another report)
+  // is written at once; otherwise its pending save would be lost, and the next visit would
+  // restore the state from before it.
+  window.addEventListener("pagehide", function () { if (saving) write(); });
 
   function restore() {
     try {
