@@ -84,6 +84,11 @@ def compare(
     """Times per (mode, phase): hand-written and generated medians, and the setup facts."""
     torch.manual_seed(0)
     hand = handwritten.MODELS[name]()
+    # A second instance of the hand-written model with the same weights: timing two
+    # identical models shows how far apart the measurement puts models that cannot differ
+    # (memory placement, order within a repetition); the generated model is judged beyond it.
+    copy = handwritten.MODELS[name]()
+    copy.load_state_dict(hand.state_dict())
     gen, why = generated_module(spec, variant)
     result: dict = {
         "threads": torch.get_num_threads(),
@@ -113,10 +118,10 @@ def compare(
         cuda = mode.startswith("cuda")
         compiled = "compile" in mode
         for phase in ("train", "infer"):
-            timings: dict[str, list[float]] = {"hand": [], "gen": []}
+            timings: dict[str, list[float]] = {"hand": [], "gen": [], "copy": []}
             setup: dict[str, float] = {}
             steps = {}
-            for label, model in (("hand", hand), ("gen", gen)):
+            for label, model in (("hand", hand), ("gen", gen), ("copy", copy)):
                 if model is None:
                     continue
                 # Every (mode, phase) starts both models from the same weights.
@@ -146,6 +151,7 @@ def compare(
                 "hand": statistics.median(timings["hand"]),
                 "hand_min": min(timings["hand"]),
                 "setup_hand": setup.get("hand"),
+                "copy_paired": _paired(timings["copy"], timings["hand"]),
             }
             if timings["gen"]:
                 row.update(
@@ -154,13 +160,17 @@ def compare(
                     setup_gen=setup.get("gen"),
                     # Each repetition times both models back to back, so the ratio within
                     # one repetition cancels the machine's slower drifts.
-                    paired=statistics.median(
-                        g / h for g, h in zip(timings["gen"], timings["hand"], strict=True)
-                    ),
+                    paired=_paired(timings["gen"], timings["hand"]),
                 )
             result["rows"].append(row)
             if cuda:
-                hand.cpu().to(memory_format=torch.contiguous_format)
-                if gen is not None:
-                    gen.cpu().to(memory_format=torch.contiguous_format)
+                for model in (hand, copy, gen):
+                    if model is not None:
+                        model.cpu().to(memory_format=torch.contiguous_format)
     return result
+
+
+def _paired(times: list[float], hand: list[float]) -> float:
+    """The median over repetitions of one model's time over the hand-written model's time in
+    the same repetition (the two run back to back, so slower drifts of the machine cancel)."""
+    return statistics.median(t / h for t, h in zip(times, hand, strict=True))

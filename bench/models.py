@@ -38,6 +38,8 @@ def run(ctx: Context) -> Section:
             "generated vs hand (medians)",
             "generated vs hand (minima)",
             "generated vs hand (paired)",
+            "hand-written copy vs hand (paired)",
+            "generated vs hand, beyond the copy",
             "setup (hand / gen)",
         ],
     )
@@ -76,7 +78,8 @@ def run(ctx: Context) -> Section:
         advance()
         section.notes.append(
             f"{name}: batch {batch}, {size}x{size}, {result['threads']} threads, median of "
-            f"{reps} repetitions interleaved in ABBA order, after 2 warm-up steps; generated "
+            f"{reps} repetitions, the models interleaved (their order reversed every other "
+            "repetition), after 2 warm-up steps; generated "
             f"module: {result['generated']}."
         )
         if "max_abs_diff" in result:
@@ -86,13 +89,17 @@ def run(ctx: Context) -> Section:
             )
         for row in result["rows"]:
             gen = row.get("gen")
-            ratio = ratio_min = ratio_paired = ""
+            ratio = ratio_min = ratio_paired = beyond = ""
+            copy = f"{(row['copy_paired'] - 1) * 100:+.1f}%"
             if gen is not None:
                 ratio = f"{(gen / row['hand'] - 1) * 100:+.1f}%"
                 ratio_min = f"{(row['gen_min'] / row['hand_min'] - 1) * 100:+.1f}%"
-                percent = (row["paired"] - 1) * 100
-                ratio_paired = f"{percent:+.1f}%"
-                if worst is None or abs(percent) > abs(worst[0]):
+                ratio_paired = f"{(row['paired'] - 1) * 100:+.1f}%"
+                # How much further from the hand-written model the generated one measures
+                # than an identical copy does (points; negative: no further than the copy).
+                percent = (abs(row["paired"] - 1) - abs(row["copy_paired"] - 1)) * 100
+                beyond = f"{percent:+.1f} pt"
+                if worst is None or percent > worst[0]:
                     worst = (percent, f"{name} {row['mode']} {row['phase']}")
             else:
                 measured_all = False
@@ -109,6 +116,8 @@ def run(ctx: Context) -> Section:
                     ratio,
                     ratio_min,
                     ratio_paired,
+                    copy,
+                    beyond,
                     setup,
                 ]
             )
@@ -117,8 +126,13 @@ def run(ctx: Context) -> Section:
         "forward under torch.inference_mode() in eval mode. setup: the first call (for "
         "torch.compile, the compilation).",
         "paired: the median over repetitions of generated / hand-written within the same "
-        "repetition (the two run back to back, in ABBA order), the estimate least moved by "
-        "other work on the machine; the goal is judged on it.",
+        "repetition (run back to back, in ABBA order), the estimate least moved by other "
+        "work on the machine.",
+        "hand-written copy: a second instance of the hand-written model with the same "
+        "weights, timed in the same repetitions: two models that cannot differ still measure "
+        "apart by about this much (memory placement, place in the repetition). beyond the "
+        "copy: how many percentage points further from 1 the generated model's paired ratio "
+        "is than the copy's (negative: no further); the goal is judged on it.",
         "channels_last + bf16 autocast runs only where CUDA is available (modes cuda-*); "
         "none was on this machine unless listed.",
     ]
@@ -127,13 +141,15 @@ def run(ctx: Context) -> Section:
         section.goals.append(Goal(goal, UNMEASURED, "no generated module to time"))
     else:
         percent, where = worst
-        goal += " (judged on the paired ratios)"
-        verdict = MET if abs(percent) <= GOAL_PERCENT and measured_all else MISSED
+        goal += " (paired ratios, beyond what an identical hand-written copy measures)"
+        verdict = MET if percent <= GOAL_PERCENT and measured_all else MISSED
         if verdict == MET and "compile" not in modes:
             verdict = "met (eager only; compile not run)"
         elif verdict == MET and not_compiled:
             verdict = f"met (not compiled: {', '.join(not_compiled)})"
         if ctx.quick:
             verdict = "quick run"
-        section.goals.append(Goal(goal, verdict, f"worst {percent:+.1f}% ({where})"))
+        section.goals.append(
+            Goal(goal, verdict, f"worst {percent:+.1f} points beyond the copy ({where})")
+        )
     return section
