@@ -14,7 +14,9 @@ THREADS = 2
 #: volume, so it runs at 224 with a batch of 1.
 FULL = {"resnet50": (4, 128), "vgg16": (1, 224)}
 QUICK = {"resnet18": (2, 32)}
-FULL_REPS, QUICK_REPS = 15, 1
+#: 25 repetitions: with 15 the paired ratios of two identical models still spread over about
+#: 2%, the size of the goal (bench/FINDINGS.md).
+FULL_REPS, QUICK_REPS = 25, 1
 #: Networks timed under torch.compile on the CPU. Compiling a training step takes minutes on
 #: 2 cores (several for ResNet-18 on a shared machine), so the CPU run compiles ResNet-50
 #: only; VGG-16 is compiled where a GPU is present.
