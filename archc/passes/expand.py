@@ -131,10 +131,11 @@ class Expander:
         self.nodes: list[Node] = []
         self.block_stack: list[str] = []
         self.limit_hit = False
-        # Deep networks repeat a few layer configurations many times (ResNet-152: 516 layers,
+        # Deep networks repeat a few layer configurations many times (ResNet-152: 515 layers,
         # a few dozen distinct ones). Validated fields are shared between equal values, and
         # a volume worked out once per (fields, input volumes): the kinds' rules are pure.
         self.fields_memo: dict[Any, Any] = {}
+        self.shape_memo: dict[Any, tuple[Shape, str | None, Any]] = {}
         # Block instances that must expand alike are copied (see passes/block_memo.py).
         self.block_memo: dict[Any, block_memo.Template] = {}
         # `index` (a repeat's copy number) only tells copies apart if a spec reads it.
@@ -145,7 +146,6 @@ class Expander:
             )
             else frozenset({"index"})
         )
-        self.shape_memo: dict[Any, tuple[Shape, str | None, Any]] = {}
 
     # --- entry point ----------------------------------------------------------------
     def run(self) -> Graph:
