@@ -177,13 +177,23 @@ def test_ddp_two_process_training_step_keeps_replicas_equal(tmp_path):
         str(script),
         str(spec),
     ]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
+
+    def launch() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        )
+
+    done = launch()
+    if done.returncode != 0 and "terminate called without an active exception" in done.stderr:
+        # torch's gloo backend sometimes aborts a process while it shuts down, after the
+        # work (about 1 run in 10 on a 2-core machine under full load, also with a barrier
+        # before destroy_process_group). That is torch's, not the model's: run once more,
+        # and that run must pass whole.
+        done = launch()
     assert done.returncode == 0, textwrap.shorten(done.stderr, 3000)
     assert "RESULT True True" in done.stdout, done.stdout + done.stderr[-2000:]
