@@ -16,8 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 import archc
+from archc.backends.train_script import render
 from archc.cli import main
-from tests.conftest import SPECS
+from archc.spec.loader import load_spec
+from tests.conftest import ROOT, SPECS
 
 SMALL = """\
 network: small
@@ -270,30 +272,32 @@ def _digest(state) -> str:
     return hasher.hexdigest()
 
 
-def test_generated_train_py_is_deterministic_and_lint_clean(write_spec, tmp_path):
+def test_generated_train_py_is_deterministic_lint_clean_and_formatted(write_spec, tmp_path):
     path = write_spec(SMALL)
     first = _build(path, tmp_path / "a", "--variant", "quick") / "train.py"
     second = _build(path, tmp_path / "b", "--variant", "quick") / "train.py"
     assert first.read_bytes() == second.read_bytes()
-    ruff = Path(sys.executable).parent / "ruff"
-    if ruff.exists():
-        done = subprocess.run(
-            [
-                str(ruff),
-                "check",
-                "--no-cache",
-                "--isolated",
-                "--line-length",
-                "100",
-                "--select",
-                "E,F,W,I,B,UP",
-                str(first),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout
     assert '"lr": 0.5' in first.read_text()
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():
+        pytest.skip("ruff is not installed (dev extras)")
+    # Every zoo network that outputs class scores, so that no slot's length (class names,
+    # folder names, training settings) tips a line over the formatter's width.
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "small_quick.py").write_bytes(first.read_bytes())
+    for spec in sorted(SPECS.glob("*.yaml")):
+        for variant in load_spec(spec).variant_names():
+            graph = archc.load(spec, variant).graph
+            if len(graph.output_shape) == 1:
+                (scripts / f"{spec.stem}_{variant}.py").write_text(render(graph))
+    assert len(list(scripts.iterdir())) > 20
+    config = ["--no-cache", "--config", str(ROOT / "pyproject.toml")]
+    for command in (["check"], ["format", "--check", "--diff"]):
+        done = subprocess.run(
+            [str(ruff), *command, *config, str(scripts)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_generated_model_honours_trainable(write_spec, tmp_path):
@@ -428,6 +432,42 @@ def test_torchrun_two_gloo_processes_agree_and_resume_where_they_stopped(tmp_pat
     checkpoint = torch.load(tmp_path / "parts" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 2 and checkpoint["optimizer"]["state"]  # momentum buffers
     assert not [p for p in (tmp_path / "parts").iterdir() if p.name.startswith(".")]
+
+
+THREADS_AFTER_MAIN = """\
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import train
+train.main(sys.argv[2:])
+names = sorted(open(f"/proc/self/task/{task}/comm").read().strip()
+               for task in os.listdir("/proc/self/task"))
+print("threads", names, flush=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="lists threads through /proc")
+def test_torchrun_train_py_stops_gloo_threads_before_the_interpreter_exits(tmp_path, small_data):
+    # A gloo thread still alive when the interpreter shuts down may be freeing a finished
+    # collective's tensors, which needs the GIL: the process then aborts ("terminate called
+    # without an active exception"), after all the work, now and then (it failed CI once).
+    # train.py must leave no such thread behind once main() returns.
+    folder = _build(SPECS / "lenet5.yaml", tmp_path / "build", "--variant", "modern")
+    wrapper = tmp_path / "threads_after_main.py"
+    wrapper.write_text(THREADS_AFTER_MAIN)
+    done = _train(
+        wrapper,
+        folder,
+        small_data,
+        "--epochs",
+        "1",
+        "--max-steps",
+        "2",
+        cwd=tmp_path,
+        torchrun=True,
+    )
+    reports = re.findall(r"threads \[(.*)\]", done.stdout)
+    assert len(reports) == 2, done.stdout + done.stderr
+    assert all("gloo" not in report for report in reports), reports
 
 
 def test_normalize_must_match_the_input_channels(tmp_path):

@@ -26,7 +26,9 @@ of OUT/metrics.jsonl. --init loads a state_dict first (e.g. from `archc transfer
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -48,8 +50,9 @@ NUM_CLASSES = {{NUM_CLASSES}}
 OUTPUT = "{{OUTPUT}}"
 #: The spec's `training:` section, as archc resolved it for this variant.
 CONFIG = {{CONFIG}}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff",
-                  ".webp")
+#: Where checkpoints go unless --out says otherwise.
+RUNS = "runs/{{FOLDER}}"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 
 # --- data -----------------------------------------------------------------------------
@@ -94,7 +97,7 @@ def augment_tensor(x: torch.Tensor, augment: dict) -> torch.Tensor:
         x = nn.functional.pad(x, (pad, pad, pad, pad))
         top = int(torch.randint(0, 2 * pad + 1, ()))
         left = int(torch.randint(0, 2 * pad + 1, ()))
-        x = x[..., top:top + height, left:left + width]
+        x = x[..., top : top + height, left : left + width]
     if augment.get("hflip") and bool(torch.rand(()) < 0.5):
         x = x.flip(-1)
     return x
@@ -108,8 +111,10 @@ def to_examples(x: torch.Tensor, source: str) -> torch.Tensor:
     if x.dim() == len(INPUT_SHAPE) and len(INPUT_SHAPE) == 3 and INPUT_SHAPE[0] == 1:
         x = x.unsqueeze(1)  # [N, H, W] grey images
     if tuple(x.shape[1:]) != tuple(INPUT_SHAPE):
-        raise SystemExit(f"train.py: {source}: examples are {list(x.shape[1:])}, but the "
-                         f"network takes {list(INPUT_SHAPE)}")
+        raise SystemExit(
+            f"train.py: {source}: examples are {list(x.shape[1:])}, but the "
+            f"network takes {list(INPUT_SHAPE)}"
+        )
     return x
 
 
@@ -117,8 +122,10 @@ def to_labels(y: torch.Tensor, source: str) -> torch.Tensor:
     """Check labels are class indices within the network's outputs."""
     y = y.long().reshape(-1)
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= NUM_CLASSES):
-        raise SystemExit(f"train.py: {source}: labels range over {int(y.min())}.."
-                         f"{int(y.max())}, but the network has {NUM_CLASSES} outputs")
+        raise SystemExit(
+            f"train.py: {source}: labels range over {int(y.min())}.."
+            f"{int(y.max())}, but the network has {NUM_CLASSES} outputs"
+        )
     return y
 
 
@@ -148,15 +155,22 @@ class ImageFolder(Dataset):
         try:
             from PIL import Image  # noqa: F401 - only checking it is there
         except ImportError:
-            raise SystemExit("train.py: reading an image folder needs Pillow "
-                             "(pip install pillow); or give a .npz/.pt file") from None
+            raise SystemExit(
+                "train.py: reading an image folder needs Pillow "
+                "(pip install pillow); or give a .npz/.pt file"
+            ) from None
         self.classes = sorted(p.name for p in root.iterdir() if p.is_dir())
         if len(self.classes) > NUM_CLASSES:
-            raise SystemExit(f"train.py: {root} has {len(self.classes)} classes, the network "
-                             f"{NUM_CLASSES} outputs")
-        self.items = [(path, label) for label, name in enumerate(self.classes)
-                      for path in sorted((root / name).rglob("*"))
-                      if path.suffix.lower() in IMAGE_SUFFIXES]
+            raise SystemExit(
+                f"train.py: {root} has {len(self.classes)} classes, the network "
+                f"{NUM_CLASSES} outputs"
+            )
+        self.items = [
+            (path, label)
+            for label, name in enumerate(self.classes)
+            for path in sorted((root / name).rglob("*"))
+            if path.suffix.lower() in IMAGE_SUFFIXES
+        ]
         if not self.items:
             raise SystemExit(f"train.py: no images found under {root}/<class>/")
         self.train, self.augment = train, augment
@@ -173,8 +187,12 @@ class ImageFolder(Dataset):
             image = image.convert("L" if channels == 1 else "RGB")
             side = self.augment.get("resize") or max(height, width)
             scale = side / min(image.size)
-            image = image.resize((max(width, round(image.size[0] * scale)),
-                                  max(height, round(image.size[1] * scale))))
+            image = image.resize(
+                (
+                    max(width, round(image.size[0] * scale)),
+                    max(height, round(image.size[1] * scale)),
+                )
+            )
             raw = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
             x = raw.view(image.size[1], image.size[0], -1).permute(2, 0, 1).float() / 255
         if self.train and self.augment.get("random_crop"):
@@ -182,7 +200,7 @@ class ImageFolder(Dataset):
             left = int(torch.randint(0, x.shape[2] - width + 1, ()))
         else:
             top, left = (x.shape[1] - height) // 2, (x.shape[2] - width) // 2
-        x = x[:, top:top + height, left:left + width]
+        x = x[:, top : top + height, left : left + width]
         if self.train and self.augment.get("hflip") and bool(torch.rand(()) < 0.5):
             x = x.flip(-1)
         return x, label
@@ -229,8 +247,13 @@ def optimizer_for(model: nn.Module) -> torch.optim.Optimizer:
         raise SystemExit("train.py: every parameter is frozen; nothing to train")
     name, lr, decay = CONFIG["optimizer"], CONFIG["lr"], CONFIG["weight_decay"]
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=CONFIG["momentum"],
-                               nesterov=CONFIG["nesterov"], weight_decay=decay)
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=CONFIG["momentum"],
+            nesterov=CONFIG["nesterov"],
+            weight_decay=decay,
+        )
     betas = tuple(CONFIG["betas"])
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=decay)
@@ -243,12 +266,16 @@ def scheduler_for(optimizer: torch.optim.Optimizer, epochs: int):
     if schedule is None:
         return None
     if schedule["type"] == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, schedule["step_size"],
-                                               schedule["gamma"])
+        return torch.optim.lr_scheduler.StepLR(optimizer, schedule["step_size"], schedule["gamma"])
     if schedule["type"] == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=schedule["factor"], patience=schedule["patience"],
-            threshold=schedule["threshold"], min_lr=schedule["min_lr"])
+            optimizer,
+            mode="min",
+            factor=schedule["factor"],
+            patience=schedule["patience"],
+            threshold=schedule["threshold"],
+            min_lr=schedule["min_lr"],
+        )
     warmup, floor = schedule["warmup_epochs"], schedule["min_lr"] / CONFIG["lr"]
 
     def factor(epoch: int) -> float:
@@ -273,8 +300,13 @@ class Progress:
         width = 30
         filled = int(width * done / max(1, self.total))
         elapsed = time.time() - self.start
-        print(f"\\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
-              f"loss {loss:.4f} {elapsed:.0f}s", end="", file=sys.stderr, flush=True)
+        print(
+            f"\\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
+            f"loss {loss:.4f} {elapsed:.0f}s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def close(self) -> None:
         if self.enabled:
@@ -290,8 +322,9 @@ def reduce(values: list[float], device: torch.device) -> list[float]:
     return total.tolist()
 
 
-def run_epoch(model, loader, criterion, device, optimizer=None, progress=None,
-              max_steps=None) -> tuple[float, float]:
+def run_epoch(
+    model, loader, criterion, device, optimizer=None, progress=None, max_steps=None
+) -> tuple[float, float]:
     """One pass: train if an optimizer is given, else evaluate; mean loss and accuracy."""
     training = optimizer is not None
     model.train(training)
@@ -325,8 +358,9 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     if CONFIG["normalize"] is None:
         return x
     if x.device not in _STATS:
-        mean, std = (torch.tensor(v, device=x.device).view(1, -1, 1, 1)
-                     for v in CONFIG["normalize"])
+        mean, std = (
+            torch.tensor(v, device=x.device).view(1, -1, 1, 1) for v in CONFIG["normalize"]
+        )
         _STATS[x.device] = (mean, std)
     mean, std = _STATS[x.device]
     return (x - mean) / std
@@ -353,23 +387,32 @@ def arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", help=".npz / .pt file or image folder with the training set")
     parser.add_argument("--val", help="validation set (same formats)")
-    parser.add_argument("--val-split", type=float, default=0.0,
-                        help="hold out this fraction of DATA for validation instead")
+    parser.add_argument(
+        "--val-split",
+        type=float,
+        default=0.0,
+        help="hold out this fraction of DATA for validation instead",
+    )
     parser.add_argument("--epochs", type=int, default=CONFIG["epochs"])
-    parser.add_argument("--batch-size", type=int, default=CONFIG["batch_size"],
-                        help="examples per step and process")
+    parser.add_argument(
+        "--batch-size", type=int, default=CONFIG["batch_size"], help="examples per step and process"
+    )
     parser.add_argument("--lr", type=float, default=CONFIG["lr"])
     parser.add_argument("--seed", type=int, default=CONFIG["seed"])
-    parser.add_argument("--out", default="runs/{{FOLDER}}", help="checkpoint folder")
+    parser.add_argument("--out", default=RUNS, help="checkpoint folder")
     parser.add_argument("--resume", help="a last.pt to continue from")
     parser.add_argument("--init", help="a state_dict to start from (archc transfer's output)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     parser.add_argument("--workers", type=int, default=0, help="data loading processes")
-    parser.add_argument("--threads", type=int,
-                        help="CPU threads per process (torch.set_num_threads)")
+    parser.add_argument(
+        "--threads", type=int, help="CPU threads per process (torch.set_num_threads)"
+    )
     parser.add_argument("--max-steps", type=int, help="stop each epoch after this many steps")
-    parser.add_argument("--verify-replicas", action="store_true",
-                        help="each process prints a hash of its weights at the end")
+    parser.add_argument(
+        "--verify-replicas",
+        action="store_true",
+        help="each process prints a hash of its weights at the end",
+    )
     return parser.parse_args(argv)
 
 
@@ -384,6 +427,11 @@ def main(argv=None) -> dict:
     if distributed:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         use_cuda = torch.cuda.is_available() and args.device in (None, "cuda")
+        # torch.distributed.nn's functions bind the default group as a default argument
+        # value when the module is imported. DDP's constructor imports it (via
+        # torch._dynamo); after init_process_group, that would hold the group for good and
+        # destroy_process_group could not stop its threads. Imported first, they bind None.
+        importlib.import_module("torch.distributed.nn")
         dist.init_process_group("nccl" if use_cuda else "gloo")
         rank, world = dist.get_rank(), dist.get_world_size()
         device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
@@ -413,8 +461,9 @@ def main(argv=None) -> dict:
             model.load_state_dict(state)
         except RuntimeError as exc:
             problem = str(exc).splitlines()[1].strip() if "\\n" in str(exc) else str(exc)
-            raise SystemExit(f"train.py: --init {args.init} does not fit {{CLASS}}: "
-                             f"{problem}") from None
+            raise SystemExit(
+                f"train.py: --init {args.init} does not fit {Model.__name__}: {problem}"
+            ) from None
     optimizer = optimizer_for(model)
     scheduler = scheduler_for(optimizer, args.epochs)
     start = 0
@@ -429,10 +478,16 @@ def main(argv=None) -> dict:
             print(f"resumed from {args.resume} after epoch {start}", file=sys.stderr)
     net = nn.parallel.DistributedDataParallel(model) if distributed else model
 
-    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=args.seed) \\
-        if distributed else None
-    loader_args = {"num_workers": args.workers, "pin_memory": device.type == "cuda",
-                   "collate_fn": collate}
+    sampler = (
+        DistributedSampler(train_set, world, rank, shuffle=True, seed=args.seed)
+        if distributed
+        else None
+    )
+    loader_args = {
+        "num_workers": args.workers,
+        "pin_memory": device.type == "cuda",
+        "collate_fn": collate,
+    }
     criterion = nn.CrossEntropyLoss(label_smoothing=CONFIG["label_smoothing"])
     val_loader = None
     if val_set is not None:
@@ -448,20 +503,26 @@ def main(argv=None) -> dict:
         generator = torch.Generator().manual_seed(args.seed + epoch)
         if sampler is not None:
             sampler.set_epoch(epoch)
-            loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
-                                **loader_args)
+            loader = DataLoader(
+                train_set, batch_size=args.batch_size, sampler=sampler, **loader_args
+            )
         else:
-            loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                                generator=generator, **loader_args)
+            loader = DataLoader(
+                train_set,
+                batch_size=args.batch_size,
+                shuffle=True,
+                generator=generator,
+                **loader_args,
+            )
         steps = len(loader) if args.max_steps is None else min(len(loader), args.max_steps)
         progress = Progress(steps, f"epoch {epoch + 1}/{args.epochs}", rank == 0)
         started = time.time()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = run_epoch(net, loader, criterion, device, optimizer, progress,
-                                          args.max_steps)
+        train_loss, train_acc = run_epoch(
+            net, loader, criterion, device, optimizer, progress, args.max_steps
+        )
         progress.close()
-        metrics = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
-                   "train_acc": train_acc}
+        metrics = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc}
         if val_loader is not None:
             val_loss, val_acc = run_epoch(model, val_loader, criterion, device)
             metrics.update(val_loss=val_loss, val_acc=val_acc)
@@ -477,13 +538,25 @@ def main(argv=None) -> dict:
                 scheduler.step()
         if rank == 0:
             shown = "  ".join(
-                f"{key} {value:.4f}" if key.endswith("loss") else
-                f"{key} {100 * value:.2f}%" if key.endswith("acc") else
-                f"{key} {value:g}" for key, value in metrics.items() if key != "epoch")
+                f"{key} {value:.4f}"
+                if key.endswith("loss")
+                else f"{key} {100 * value:.2f}%"
+                if key.endswith("acc")
+                else f"{key} {value:g}"
+                for key, value in metrics.items()
+                if key != "epoch"
+            )
             print(f"epoch {epoch + 1}/{args.epochs}  {shown}", flush=True)
-            save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                  "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                  "epoch": epoch + 1, "metrics": metrics}, out / "last.pt")
+            save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "epoch": epoch + 1,
+                    "metrics": metrics,
+                },
+                out / "last.pt",
+            )
             save(model.state_dict(), out / "model.pt")
             with open(out / "metrics.jsonl", "a") as handle:
                 handle.write(json.dumps(metrics) + "\\n")
@@ -492,6 +565,11 @@ def main(argv=None) -> dict:
     if args.verify_replicas:
         print(f"replica {rank}/{world}: sha256 {digest(model)}", flush=True)
     if distributed:
+        # DDP's reducer holds the process group: drop it first, so destroy_process_group
+        # really joins gloo's threads. One still finishing a collective as the interpreter
+        # shuts down needs the GIL to free its tensors, and that aborts the process.
+        del net
+        gc.collect()
         dist.destroy_process_group()
     return metrics
 
