@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from archc.backends.pytorch_code import Call, Expr, Lit, flat, parse, render, statement
+from archc.backends.pytorch_code import (
+    Call,
+    Expr,
+    Lit,
+    comment_block,
+    doc_text,
+    flat,
+    parse,
+    render,
+    statement,
+)
 from archc.backends.pytorch_forward import attribute, forward_statements, steps_of
 from archc.backends.pytorch_unify import Mismatch, contains_slot, resolve, unify
 from archc.ir.graph import Graph, Module, Node
@@ -39,6 +49,7 @@ class Instance:
     comments: list[str | None]  # per forward statement: spec location
     shapes: list[str]  # per forward statement: output volume
     params: dict[str, Any]  # what the class constructor may take
+    docs: dict[str, str]  # child -> its entry's `doc:`
 
 
 @dataclass
@@ -52,6 +63,7 @@ class ClassDef:
     forward: list[tuple[str, str | None]]  # (code, comment)
     members: list[Instance] = field(default_factory=list)
     calls: dict[int, Call] = field(default_factory=dict)  # id(module) -> constructor call
+    notes: dict[str, str] = field(default_factory=dict)  # attribute -> its `doc:` comment
 
 
 class Generator:
@@ -181,7 +193,8 @@ class Generator:
                 items.append(self.child_expr(item))
                 shape = item.shape if isinstance(item, Node) else self._shape(item.output)
                 comments.append(self.comment(item.span, shape))
-            return Call("nn.Sequential", items, [], True, comments)
+            notes = [item.doc for item in child.children]
+            return Call("nn.Sequential", items, [], True, comments, notes)
         return self.call_for(child)
 
     def _shape(self, value: int):
@@ -199,9 +212,12 @@ class Generator:
         codes = {c.id: self.codes[c.id] for c in module.children if isinstance(c, Node)}
         steps = steps_of(module, codes)
         attrs: dict[str, Expr] = {}
+        docs: dict[str, str] = {}
         for child, step in zip(module.children, steps, strict=True):
             if step.attr:
                 attrs[child.name] = self.child_expr(child)
+                if child.doc:
+                    docs[child.name] = child.doc
         statements = forward_statements(steps, module.input, module.output)
         producer = {s.output: s.name for s in steps}
         producer.setdefault(module.input, "input")
@@ -223,6 +239,7 @@ class Generator:
             comments,
             shapes,
             params,
+            docs,
         )
 
     def _loc(self, span) -> str:
@@ -318,6 +335,12 @@ class Generator:
         attr_rows = [(a, attrs[a], flags.get(a)) for a in order]
         forward = self._forward(full, members, optional)
         cls = ClassDef(name, self._doc(key, full), signature, attr_rows, forward, members)
+        for attr in order:
+            # Every instance's entry is the same line of the spec, so the first doc found is
+            # the doc of all of them.
+            doc = next((m.docs[attr] for m in members if attr in m.docs), None)
+            if doc is not None:
+                cls.notes[attr] = doc
         for inst in members:
             cls.calls[id(inst.module)] = self._call(cls, inst, flags)
         return cls
@@ -444,6 +467,8 @@ class Generator:
             lines.append("    ) -> None:")
         lines.append("        super().__init__()")
         for name, expr, flag in cls.attrs:
+            if name in cls.notes:
+                lines += comment_block(cls.notes[name], "        ")
             if flag is not None:
                 lines.append(f"        {attribute(name)} = None")
                 lines.append(f"        if {flag}:")
@@ -487,7 +512,7 @@ def _literal(value: Any) -> Lit:
 
 def docstring(text: str, indent: str) -> list[str]:
     """A docstring wrapped to the line length (one line if it fits)."""
-    text = " ".join(text.split()).replace("\\", "\\\\").replace('"""', "'''")
+    text = doc_text(text)
     one = f'{indent}"""{text}"""'
     if len(one) <= 100:
         return [one]

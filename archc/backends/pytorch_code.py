@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import textwrap
 from dataclasses import dataclass, field
 
 LINE_LENGTH = 100
@@ -34,6 +35,8 @@ class Call:
     exploded: bool = False
     #: A trailing comment per positional argument (the spec line of a Sequential's item).
     comments: list[str | None] = field(default_factory=list)
+    #: Comment text to put above each positional argument (the item's `doc:`).
+    notes: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -102,7 +105,7 @@ def _items(expr: Call | Seq) -> list[tuple[str, Expr, str | None]]:
 
 def render(expr: Expr, indent: str, head: str = "", tail: str = "") -> list[str]:
     """Lines of `head + expr + tail` at `indent`, laid out as ruff format would."""
-    exploded = isinstance(expr, Call) and (expr.exploded or any(expr.comments))
+    exploded = isinstance(expr, Call) and (expr.exploded or any(expr.comments) or any(expr.notes))
     one = f"{indent}{head}{flat(expr)}{tail}"
     if not exploded and len(one) <= LINE_LENGTH:
         return [one]
@@ -126,10 +129,13 @@ def render(expr: Expr, indent: str, head: str = "", tail: str = "") -> list[str]
         ):
             return [f"{indent}{head}{opening}", inner + contents, f"{indent}{closing}{tail}"]
     lines = [f"{indent}{head}{opening}"]
-    for prefix, item, comment in items:
+    notes = expr.notes if isinstance(expr, Call) else []
+    for k, (prefix, item, comment) in enumerate(items):
         body = render(item, inner, prefix, ",")
         if comment:
             _attach(body, comment, inner)
+        if k < len(notes) and notes[k]:
+            lines += comment_block(notes[k], inner)
         lines += body
     lines.append(f"{indent}{closing}{tail}")
     return lines
@@ -167,6 +173,34 @@ def statement(code: str, indent: str, comment: str | None = None) -> list[str]:
     if comment:
         _attach(lines, comment, indent)
     return lines
+
+
+def comment_block(text: str, indent: str) -> list[str]:
+    """Free text as `# ` comment lines wrapped to the line length (a spec's `doc:`)."""
+    width = max(LINE_LENGTH - len(indent) - 2, 20)
+    lines = []
+    for paragraph in text.strip().split("\n\n"):
+        if lines:
+            lines.append(f"{indent}#")
+        words = printable(" ".join(paragraph.split()))
+        wrapped = textwrap.wrap(words, width, break_long_words=False, break_on_hyphens=False)
+        lines += [f"{indent}# {line}" for line in wrapped]
+    return lines
+
+
+def printable(text: str) -> str:
+    """The text with control characters and lone surrogates escaped, so that it can stand in
+    a UTF-8 source file (a NUL byte there is a syntax error)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in text)
+
+
+def doc_text(text: str) -> str:
+    """Free text made safe inside a docstring, on one line: backslashes and quotes cannot
+    end or change it, and control characters are shown escaped."""
+    text = printable(" ".join(text.split())).replace("\\", "\\\\")
+    return text.replace('"""', "'''")
 
 
 def _attach(lines: list[str], comment: str, indent: str) -> None:

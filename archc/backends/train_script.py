@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from archc.backends.pytorch_code import doc_text
 from archc.ir.graph import Graph
 from archc.layers.base import fmt_shape
 from archc.spec.loader import folder_name
@@ -34,9 +35,10 @@ def render(graph: Graph) -> str:
         )
     slots = {
         "CLASS": graph.class_name,
-        "NETWORK": graph.network,
-        "VARIANT": graph.variant,
-        "SPEC": Path(graph.spec_path).as_posix(),
+        # These three stand in train.py's docstring.
+        "NETWORK": doc_text(graph.network),
+        "VARIANT": doc_text(graph.variant),
+        "SPEC": doc_text(Path(graph.spec_path).as_posix()),
         "INPUT_SHAPE": repr(tuple(graph.input_shape)),
         "INPUT_TEXT": "x".join(map(str, graph.input_shape)),
         "NUM_CLASSES": str(graph.output_shape[0]),

@@ -60,6 +60,8 @@ class Node:
     tensors: list[Tensor] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     receptive_field: ReceptiveField | None = None
+    #: The entry's `doc:` text (a comment above the layer in generated code).
+    doc: str | None = None
 
     @property
     def type(self) -> str:
@@ -81,6 +83,8 @@ class Module:
     input: int = 0
     output: int = 0
     parent: Module | None = None
+    #: The entry's `doc:` text (a comment above the container in generated code).
+    doc: str | None = None
 
     def walk(self):
         """Every module and node below this one, depth first, in order."""

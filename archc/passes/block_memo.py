@@ -153,6 +153,7 @@ def clone(template: Template, module: Module, input_id: int, nodes: list[Node]) 
                     input=moved(child.input),
                     output=moved(child.output),
                     parent=target,
+                    doc=child.doc,
                 )
                 target.children.append(inner)
                 fill(child, inner)

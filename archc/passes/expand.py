@@ -264,12 +264,25 @@ class Expander:
                 if name is not None:
                     scope.names[name] = bypass
                 return bypass
+        doc = entry.get("doc")
+        if doc is not None and not isinstance(doc, str):
+            self.reporter.error(
+                "E-TYPE",
+                f"{self._entry_label(entry, scope)}: doc: expected text, got {doc!r} "
+                "(quote it to keep it as written)",
+                entry.value_span("doc"),
+            )
         # Entries whose inputs failed are still checked (type, fields), but not shaped, so
         # one mistake does not hide the others nor cascade into spurious shape errors.
+        children = scope.container.children
+        made = len(children)
         if "repeat" in entry:
             output = self._repeat(entry, scope, inputs)
         else:
             output = self._single(entry, scope, inputs, index=None)
+        if isinstance(doc, str) and doc.strip() and len(children) > made:
+            # The first thing the entry made (its Sequential, when a named entry repeats).
+            children[made].doc = doc
         if name is not None:
             scope.names[name] = output
         return output

@@ -30,7 +30,7 @@ ENTRY_KEYS = {
     "zeros; on a Sequential or block instance it applies to every layer inside",
     "trainable": "false freezes the parameters (requires_grad = False) of the layer, or of "
     "everything inside a sequential or block; an expression such as `not finetune` works",
-    "doc": "free text for readers of the spec (not copied into generated code)",
+    "doc": "free text for readers of the spec; model.py shows it as a comment above the layer",
 }
 
 

@@ -233,6 +233,14 @@ def _expansion_culprit(root: yaml.Node, limit: int) -> tuple[yaml.Node | None, s
     return found[0] if found else (None, "")
 
 
+def _unpaired_surrogate(text: str) -> str | None:
+    """The first lone UTF-16 surrogate in the text, escaped (`\\ud800`), or None."""
+    for char in text:
+        if "\ud800" <= char <= "\udfff":
+            return ascii(char)[1:-1]
+    return None
+
+
 def _kind_of(value: object) -> str:
     if isinstance(value, list):
         return "a list"
@@ -312,7 +320,20 @@ class _Converter:
             self.failed = True
             self.reporter.error("E-YAML-TAG", f"tag '{node.tag}' is not allowed in a spec", span)
             return None
-        return self.loader.construct_object(node, deep=True)
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and not value.isascii() and _unpaired_surrogate(value):
+            # Only a "\\ud800" escape makes one: no UTF-8 file (model.py, the report) can
+            # hold it, so it is refused here rather than failing a build half-way.
+            self.failed = True
+            self.reporter.error(
+                "E-YAML-TEXT",
+                f"text holds an unpaired surrogate ({_unpaired_surrogate(value)}), which no "
+                "UTF-8 file can hold",
+                span,
+                "write the character itself, or escape it whole (\\U0001F600, not \\ud83d\\ude00)",
+            )
+            return None
+        return value
 
     def _mapping(self, node: yaml.MappingNode, span: Span, depth: int) -> LocDict:
         try:

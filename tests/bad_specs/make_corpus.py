@@ -386,6 +386,20 @@ case(
     ["unknown name 'maybe'"],
 )
 case(
+    "doc_is_number",
+    "a doc that YAML reads as a number",
+    chain("- {name: c, type: conv, out: 8, kernel: 3, doc: @@5}"),
+    "E-TYPE",
+    ["doc: expected text, got 5"],
+)
+case(
+    "yaml_lone_surrogate",
+    "half of a UTF-16 surrogate pair, escaped, in a description",
+    'network: t\ndescription: @@"smile \\ud83d\\ude00"\ninput: [3, 32, 32]\nlayers: [relu]\n',
+    "E-YAML-TEXT",
+    ["unpaired surrogate (\\ud83d)", "escape it whole"],
+)
+case(
     "padding_unknown_word",
     "padding given as an unknown word",
     chain("- {name: conv1, type: conv, out: 8, kernel: 3, padding: @@full}"),
