@@ -175,6 +175,30 @@ def test_hover_shows_layer_details(browser, reports):
     assert "selected" in row.get_attribute("class")
 
 
+def test_hover_on_a_block_shows_its_doc(browser, reports):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    _open(browser, reports["resnet50"])
+    browser.execute_script("window.archc.reveal('layer2.0.downsample.0')")
+    outline = browser.find_element(
+        "css selector",
+        'g[id="cluster_layer2.0.downsample"] > path, g[id="cluster_layer2.0.downsample"] > polygon',
+    )
+    ActionChains(browser).move_to_element(outline).perform()
+    panel = browser.find_element("id", "archc-details")
+    bs.wait_for(lambda: "layer2.0.downsample" in panel.text, what="details of the shortcut")
+    doc = panel.find_element("css selector", 'dd[data-field="doc"]').text
+    # The text of the `doc:` in resnet.yaml's bottleneck block, folded onto one line.
+    assert doc.startswith('The projection shortcut ("option B"): a 1x1 conv and BatchNorm')
+    assert doc.endswith("only in blocks that change the volume.")
+    # A layer the spec leaves undocumented shows no doc row.
+    browser.execute_script("window.archc.reveal('layer2.0.conv2')")
+    target = browser.find_element("css selector", _node("layer2.0.conv2"))
+    ActionChains(browser).move_to_element(target).perform()
+    bs.wait_for(lambda: "layer2.0.conv2" in panel.text, what="details of layer2.0.conv2")
+    assert not panel.find_elements("css selector", 'dd[data-field="doc"]')
+
+
 def test_pan_zoom_and_sort(browser, reports):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.actions.wheel_input import ScrollOrigin

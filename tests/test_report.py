@@ -185,3 +185,17 @@ def test_report_reuses_the_graphviz_targets_svg(tmp_path):
     alone = build_graph(graph, tmp_path / "alone", ["report"])
     assert sorted(p.name for p in both.iterdir()) == ["graph.dot", "graph.svg", "report.html"]
     assert (both / "report.html").read_bytes() == (alone / "report.html").read_bytes()
+
+
+def test_docs_reach_the_details_panel_data(resnet18_page):
+    # resnet.yaml documents the projection shortcut with `doc:`; the page carries it for the
+    # details panel of each downsample, and no doc for layers the spec leaves undocumented.
+    data = _embedded(resnet18_page, "archc-data")
+    docs = {m["path"]: m["doc"] for m in data["modules"]}
+    spec = (SPECS / "resnet.yaml").read_text()
+    assert "doc: >-\n          The projection shortcut" in spec
+    shortcuts = [path for path in docs if path.endswith(".downsample")]
+    assert shortcuts == ["layer2.0.downsample", "layer3.0.downsample", "layer4.0.downsample"]
+    assert all(docs[path].startswith("The projection shortcut") for path in shortcuts)
+    assert {docs[path] for path in docs if path not in shortcuts} == {None}
+    assert {n["doc"] for n in data["nodes"]} == {None}

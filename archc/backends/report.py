@@ -90,6 +90,7 @@ def report_data(graph: Graph) -> dict[str, Any]:
                     "line": node.span.line,
                     "col": node.span.col,
                     "block": None,
+                    "doc": None,
                 }
             )
             continue
@@ -113,6 +114,7 @@ def report_data(graph: Graph) -> dict[str, Any]:
                 "line": row["line"],
                 "col": node.span.col,
                 "block": row["block"],
+                "doc": node.doc,
             }
         )
     modules = []
@@ -131,6 +133,7 @@ def report_data(graph: Graph) -> dict[str, Any]:
                 "macs": sum(n.counts.macs for n in members),
                 "file": module.span.file,
                 "line": module.span.line,
+                "doc": module.doc,
             }
         )
     return {

@@ -67,6 +67,7 @@
       params += " (" + fmt(n.trainable) + " trainable)";
     }
     fill(n.name, n.type + (n.kind ? ": " + n.kind : ""), [
+      ["doc", n.doc],
       ["hyperparameters", n.hyper],
       ["volume in", ins],
       ["volume out", n.out],
@@ -92,6 +93,7 @@
     if (!m) return;
     var what = m.block ? m.block + " block" : m.kind;
     fill(m.path, what + ", " + m.layers + " layers", [
+      ["doc", m.doc],
       ["volume in", m["in"]],
       ["volume out", m.out],
       ["params", fmt(m.params)],
