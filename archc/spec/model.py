@@ -30,7 +30,8 @@ ENTRY_KEYS = {
     "zeros; on a Sequential or block instance it applies to every layer inside",
     "trainable": "false freezes the parameters (requires_grad = False) of the layer, or of "
     "everything inside a sequential or block; an expression such as `not finetune` works",
-    "doc": "free text for readers of the spec; model.py shows it as a comment above the layer",
+    "doc": "free text for readers: a comment above the layer in model.py, and a row of its "
+    "details in report.html",
 }
 
 
