@@ -104,17 +104,37 @@ def main() -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--variant", "-v", help="Variant to check (default: the spec's default).")
 @click.option("--all-variants", is_flag=True, help="Check every variant of each spec.")
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="With SPEC `-` (read from standard input): the file the text is, for diagnostics "
+    "and block imports (an editor's unsaved buffer).",
+)
 @_set_option
-def check(specs: tuple[str, ...], variant: str | None, all_variants: bool, overrides: dict) -> None:
-    """Validate specs and print every diagnostic."""
+def check(
+    specs: tuple[str, ...],
+    variant: str | None,
+    all_variants: bool,
+    stdin_filename: str | None,
+    overrides: dict,
+) -> None:
+    """Validate specs and print every diagnostic. `-` reads a spec from standard input."""
     from archc.pipeline import analyse
     from archc.spec.loader import load_spec
 
+    if specs.count("-") > 1:
+        raise click.UsageError("standard input (-) can be read once")
+    if stdin_filename is not None and "-" not in specs:
+        raise click.UsageError("--stdin-filename names the spec read from standard input (-)")
     reporter = Reporter()
     checked = 0
     for path in specs:
         try:
-            spec = load_spec(path, reporter)
+            if path == "-":
+                data = sys.stdin.buffer.read()
+                spec = load_spec(stdin_filename or "<stdin>", reporter, data)
+            else:
+                spec = load_spec(path, reporter)
         except SpecError:
             continue
         names = spec.variant_names() if all_variants else [variant]

@@ -143,3 +143,50 @@ def test_python_api_load_summary(write_spec):
 
 def test_zoo_folder_exists():
     assert SPECS.is_dir()
+
+
+def _check_stdin(text: str | bytes, *args: str):
+    return CliRunner().invoke(main, ["check", "-", *args], input=text, catch_exceptions=False)
+
+
+def test_check_reads_a_spec_from_standard_input():
+    broken = ALEXNET_LECTURE.replace("out: 10", "out: 0")
+    result = _check_stdin(broken)
+    assert result.exit_code == 1
+    # Line 12, column 35 of the text: the `0` of `out: 0`, as for the same file.
+    assert "<stdin>:12:35: error[E-FIELD-VALUE]: linear 'fc': out:" in result.output
+    assert _check_stdin(ALEXNET_LECTURE, "--all-variants").exit_code == 0
+    encoded = _check_stdin(b"network: t\ndescription: caf\xe9\ninput: [3, 8, 8]\nlayers: [relu]\n")
+    assert encoded.exit_code == 1
+    assert "<stdin>:2:17: error[E-ENCODING]" in encoded.output
+
+
+def test_stdin_filename_names_the_text_and_places_its_imports(tmp_path):
+    # An editor checks its unsaved buffer of specs/net.yaml: the block file it imports is
+    # found beside that path, not beside the folder archc runs in.
+    folder = tmp_path / "specs"
+    (folder / "blocks").mkdir(parents=True)
+    (folder / "blocks" / "pair.yaml").write_text(
+        "blocks:\n  pair:\n    layers: [{type: conv, out: 4, kernel: 3}, relu]\n"
+    )
+    text = (
+        "network: net\ninput: [3, 8, 8]\nimports: [blocks/pair.yaml]\n"
+        "layers: [{type: pair}, {type: pairs}]\n"
+    )
+    shown = str(folder / "net.yaml")  # not written: only its name and folder are used
+    result = _check_stdin(text, "--stdin-filename", shown)
+    assert result.exit_code == 1
+    assert f"{shown}:4:31: error[E-UNKNOWN-KIND]" in result.output
+    assert "did you mean 'pair'?" in result.output
+    assert not (folder / "net.yaml").exists()
+    assert (
+        _check_stdin(text.replace(", {type: pairs}", ""), "--stdin-filename", shown).exit_code == 0
+    )
+
+
+def test_standard_input_usage_errors(write_spec):
+    path = write_spec(ALEXNET_LECTURE)
+    twice = CliRunner().invoke(main, ["check", "-", "-"], input=ALEXNET_LECTURE)
+    assert twice.exit_code == 2 and "can be read once" in twice.output
+    named = run("check", str(path), "--stdin-filename", "x.yaml")
+    assert named.exit_code == 2 and "standard input (-)" in named.output

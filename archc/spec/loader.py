@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
 from archc.spec.model import BlockFile, BlockSpec, SpecFile, VariantSpec
-from archc.spec.source import LocDict, parse_yaml, read_text
+from archc.spec.source import LocDict, decode_text, parse_yaml, read_text
 from archc.spec.validate import validate
 
 if TYPE_CHECKING:
@@ -303,12 +303,21 @@ def folder_name(network: str, variant: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", f"{network}_{variant}".lower()).strip("_")
 
 
-def load_spec(path: str | os.PathLike, reporter: Reporter | None = None) -> Spec:
-    """Read, parse and structurally validate a spec and its imports; raise SpecError."""
+def load_spec(
+    path: str | os.PathLike, reporter: Reporter | None = None, data: bytes | None = None
+) -> Spec:
+    """Read, parse and structurally validate a spec and its imports; raise SpecError.
+
+    `data`: the spec's bytes, when they come from elsewhere than the file (an editor's
+    unsaved buffer on standard input); `path` then names it and places its imports.
+    """
     reporter = reporter or Reporter()
     path = Path(path)
     display = str(path)
-    text = read_text(path, display, reporter)
+    if data is None:
+        text = read_text(path, display, reporter)
+    else:
+        text = decode_text(data, display, reporter)
     raw = parse_yaml(text, display, reporter) if text is not None else None
     reporter.check()
     if raw is None:  # parse_yaml reported why

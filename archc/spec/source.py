@@ -81,17 +81,31 @@ def read_text(path: Path, display: str, reporter: Reporter) -> str | None:
     except OSError as exc:
         reporter.error("E-FILE", f"cannot read '{display}': {exc.strerror or exc}", Span(display))
         return None
-    if size > MAX_FILE_BYTES:
-        reporter.error(
-            "E-LIMIT-FILE-SIZE",
-            f"spec file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
-            Span(display),
-        )
+    if _too_large(size, display, reporter):  # before reading it
         return None
     try:
         data = path.read_bytes()
     except OSError as exc:
         reporter.error("E-FILE", f"cannot read '{display}': {exc.strerror or exc}", Span(display))
+        return None
+    return decode_text(data, display, reporter)
+
+
+def _too_large(size: int, display: str, reporter: Reporter) -> bool:
+    if size <= MAX_FILE_BYTES:
+        return False
+    reporter.error(
+        "E-LIMIT-FILE-SIZE",
+        f"spec file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+        Span(display),
+    )
+    return True
+
+
+def decode_text(data: bytes, display: str, reporter: Reporter) -> str | None:
+    """Spec bytes (a file's, or standard input's) as text, reporting oversized and non-UTF-8
+    input."""
+    if _too_large(len(data), display, reporter):
         return None
     try:
         return data.decode("utf-8")
