@@ -373,6 +373,15 @@ def save(data, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def metric_text(key: str, value: float) -> str:
+    """One figure of an epoch's line: losses to 4 places, accuracies in percent."""
+    if key.endswith("loss"):
+        return f"{key} {value:.4f}"
+    if key.endswith("acc"):
+        return f"{key} {100 * value:.2f}%"
+    return f"{key} {value:g}"
+
+
 def digest(model: nn.Module) -> str:
     """A hash of every parameter and buffer, to compare replicas."""
     hasher = hashlib.sha256()
@@ -537,15 +546,7 @@ def main(argv=None) -> dict:
             else:
                 scheduler.step()
         if rank == 0:
-            shown = "  ".join(
-                f"{key} {value:.4f}"
-                if key.endswith("loss")
-                else f"{key} {100 * value:.2f}%"
-                if key.endswith("acc")
-                else f"{key} {value:g}"
-                for key, value in metrics.items()
-                if key != "epoch"
-            )
+            shown = "  ".join(metric_text(k, v) for k, v in metrics.items() if k != "epoch")
             print(f"epoch {epoch + 1}/{args.epochs}  {shown}", flush=True)
             save(
                 {
