@@ -27,7 +27,7 @@ blocks:
          doc: "Keeps the volume, so the shortcut needs no projection."}
       - {name: relu, type: relu}
       - {name: conv2, type: conv, out: $c, kernel: 3, padding: 1}
-      - {name: add, type: add, inputs: [conv2, input]}
+      - {name: add, type: add, inputs: [conv2, input], doc: The shortcut joins here.}
 layers:
   - name: stem
     type: conv
@@ -45,7 +45,7 @@ layers:
     layers:
       - {type: relu, doc: before pooling}
       - {type: adaptive_avgpool, size: 1}
-  - flatten
+  - {type: flatten, doc: One vector per example.}
   - {name: fc, type: linear, out: 10}
 """
 
@@ -79,6 +79,9 @@ def test_doc_becomes_a_comment_above_the_layer_it_documents(write_spec):
     assert source.count("# Three residual pairs.") == 1
     # Inside an nn.Sequential, above its item.
     assert _comments_above(source, "nn.ReLU(),") == ["# before pooling"]
+    # A step with no module of its own is documented where forward runs it.
+    assert _comments_above(source, "return out + x") == ["# The shortcut joins here."]
+    assert _comments_above(source, "x = torch.flatten(x, 1)") == ["# One vector per example."]
     # Undocumented layers get no comment.
     assert _comments_above(source, "self.fc = ") == []
     assert _comments_above(source, "self.conv2 = ") == []

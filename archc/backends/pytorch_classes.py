@@ -64,6 +64,8 @@ class ClassDef:
     members: list[Instance] = field(default_factory=list)
     calls: dict[int, Call] = field(default_factory=dict)  # id(module) -> constructor call
     notes: dict[str, str] = field(default_factory=dict)  # attribute -> its `doc:` comment
+    #: forward statement index -> the `doc:` of a step with no attribute (`add`, `flatten`)
+    forward_notes: dict[int, str] = field(default_factory=dict)
 
 
 class Generator:
@@ -216,8 +218,8 @@ class Generator:
         for child, step in zip(module.children, steps, strict=True):
             if step.attr:
                 attrs[child.name] = self.child_expr(child)
-                if child.doc:
-                    docs[child.name] = child.doc
+            if child.doc:
+                docs[child.name] = child.doc
         statements = forward_statements(steps, module.input, module.output)
         producer = {s.output: s.name for s in steps}
         producer.setdefault(module.input, "input")
@@ -335,12 +337,18 @@ class Generator:
         attr_rows = [(a, attrs[a], flags.get(a)) for a in order]
         forward = self._forward(full, members, optional)
         cls = ClassDef(name, self._doc(key, full), signature, attr_rows, forward, members)
+        # Every instance's entry is the same line of the spec, so the first doc found is the
+        # doc of all of them.
         for attr in order:
-            # Every instance's entry is the same line of the spec, so the first doc found is
-            # the doc of all of them.
             doc = next((m.docs[attr] for m in members if attr in m.docs), None)
             if doc is not None:
                 cls.notes[attr] = doc
+        for k, st in enumerate(full.forward):
+            name = full.module.children[st.step].name if st.step is not None else None
+            if name is not None and name not in order:  # documented where it runs
+                doc = next((m.docs[name] for m in members if name in m.docs), None)
+                if doc is not None:
+                    cls.forward_notes[k] = doc
         for inst in members:
             cls.calls[id(inst.module)] = self._call(cls, inst, flags)
         return cls
@@ -478,7 +486,9 @@ class Generator:
         lines += tail or []
         lines.append("")
         lines.append("    def forward(self, x: torch.Tensor) -> torch.Tensor:")
-        for code, comment in cls.forward:
+        for k, (code, comment) in enumerate(cls.forward):
+            if k in cls.forward_notes:
+                lines += comment_block(cls.forward_notes[k], "        ")
             lines += statement(code, "        ", comment)
         return lines
 
