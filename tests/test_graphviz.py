@@ -315,3 +315,32 @@ def test_build_target_without_dot_keeps_the_dot_file(tmp_path, monkeypatch, caps
     folder = build_graph(load(SPECS / "lenet5.yaml", "paper"), tmp_path / "out", ["graphviz"])
     assert sorted(p.name for p in folder.iterdir()) == ["graph.dot"]
     assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+@needs_dot
+def test_doc_is_the_hover_text_of_its_layer(tmp_path):
+    spec = tmp_path / "doc.yaml"
+    spec.write_text(
+        "network: doc\ninput: [3, 8, 8]\nlayers:\n"
+        '  - {name: conv, type: conv, out: 4, kernel: 3, doc: "Reads \\"edges\\",\\n  first."}\n'
+        "  - {name: block, layers: [relu, flatten], doc: A chain.}\n"
+        "  - {name: fc, type: linear, out: 2}\n"
+    )
+    graph = load(spec)
+    root = svg_of(graph, tmp_path)
+    titles = {
+        a.get("{http://www.w3.org/1999/xlink}title")
+        for a in root.iter(f"{SVG}a")
+        if a.get("{http://www.w3.org/1999/xlink}title")
+    }
+    # The doc follows the layer's place, on one line, with its quotes kept.
+    assert 'conv (spec line 4): Reads "edges", first.' in titles
+    assert "fc (spec line 6)" in titles
+    # A block's doc stays out of the drawing: its outline must stay a direct child of the
+    # cluster, which the report styles and hits (see report.css); the report shows the doc.
+    cluster = items(root, "cluster")["cluster_block"]
+    assert cluster.find(f"{SVG}path") is not None or cluster.find(f"{SVG}polygon") is not None
+    collapsed = svg_of(graph, tmp_path, collapse=0)
+    assert "block: A chain." in {
+        a.get("{http://www.w3.org/1999/xlink}title") for a in collapsed.iter(f"{SVG}a")
+    }

@@ -301,7 +301,7 @@ def _collapsed_stmt(graph: Graph, module: Module) -> str:
         style="filled",
         fillcolor=BLOCK_FILL,
         label=module_label(graph, module),
-        tooltip=module.path,
+        tooltip=_with_doc(module.path, module.doc),
     )
 
 
@@ -315,6 +315,8 @@ def _cluster_attrs(module: Module, depth: int) -> str:
         fontsize="10",
         labeljust="l",
     )
+    # No tooltip here, not even for a documented block: dot would wrap the cluster's
+    # outline in a link group, and the report styles and hits that outline directly.
     return f"graph [{attrs}];"
 
 
@@ -394,4 +396,9 @@ def to_dot(graph: Graph, collapse: int | None = None, direction: str = "TB") -> 
 
 
 def _tooltip(node: Node) -> str:
-    return f"{node.path} (spec line {node.span.line})"
+    return _with_doc(f"{node.path} (spec line {node.span.line})", node.doc)
+
+
+def _with_doc(text: str, doc: str | None) -> str:
+    """A tooltip with the entry's `doc:` after it, on one line (the SVG's hover text)."""
+    return f"{text}: {' '.join(doc.split())}" if doc else text
