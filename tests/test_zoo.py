@@ -18,6 +18,7 @@ from click.testing import CliRunner
 import archc
 from archc.cli import main
 from tests.conftest import SPECS, torchvision_fixture
+from tests.test_modern_families import MODELS, papers_figures
 
 # CONTRACT.md, "The zoo": files and variants, default first.
 ZOO = {
@@ -31,6 +32,7 @@ ZOO = {
     "googlenet": ["paper", "torchvision"],
     "inception_v3": ["torchvision"],
     "xception": ["paper"],
+    "regnet": ["x_400mf", "x_800mf", "x_1_6gf", "x_3_2gf", "x_8gf", "x_16gf", "x_32gf"],
 }
 CASES = [(spec, variant) for spec, variants in ZOO.items() for variant in variants]
 
@@ -116,6 +118,11 @@ EXACT = {
     # Xception Table 3 (BN scale and shift included).
     ("xception", "paper"): {"params": 22_855_952},
 }
+
+# The modern families: torchvision's exact params from papers.md (test_modern_families.py
+# holds them to MACs, keys and logits too).
+for _name, (_spec, _variant) in MODELS.items():
+    EXACT[(_spec.removesuffix(".yaml"), _variant)] = {"params": papers_figures()[_name]["params"]}
 
 # Figures as the papers round them: (key, published value, unit, decimals).
 ROUNDED = {
@@ -224,7 +231,7 @@ def test_spec_opens_with_a_citation(spec):
     text = (SPECS / f"{spec}.yaml").read_text()
     first = text.splitlines()[0]
     assert first.startswith("# ") and any(
-        str(y) in text.split("\nnetwork:")[0] for y in range(1989, 2020)
+        str(y) in text.split("\nnetwork:")[0] for y in range(1989, 2027)
     ), first
 
 
