@@ -1,9 +1,11 @@
-"""`archc build`: one folder per (spec, variant), every file written atomically.
+"""`archc build`: one folder per (spec, variant), each replaced all or none.
 
-Each target renders its files in memory or into a private staging folder first; only when
-every target of a variant has succeeded are the files moved into `OUT/<folder>/`, each by
-an atomic rename. A failed or interrupted build therefore leaves earlier outputs as they
-were.
+Each target renders its files into a private staging folder first; only when every target
+of a variant has succeeded does the new version of `OUT/<folder>/` take the old one's
+place, in one atomic rename of the whole folder (see `_commit`). A failed, interrupted or
+killed build therefore leaves earlier outputs as they were. Before anything is written,
+the build refuses folders that two of its (spec, variant) pairs would share, and output
+paths that are symbolic links.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from archc.diagnostics import Reporter, SpecError, print_diagnostics
+from archc.diagnostics import Reporter, Span, SpecError, one_line, print_diagnostics
 from archc.ir.graph import Graph
-from archc.spec.loader import folder_name, load_spec
+from archc.spec.loader import Spec, folder_name, load_spec
+from archc.spec.source import LocDict
 
 #: Target name -> "module:function"; each function takes (graph, staging folder, options)
 #: and writes its files into the staging folder. Backends are imported only when used.
@@ -89,6 +92,7 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
     `targets=None` is the default set: every target the graph wants (see WANTED).
     """
     folder = out / folder_name(graph.network, graph.variant)
+    refuse_links(out, folder)
     if targets is None:
         targets = [t for t in TARGETS if t not in WANTED or WANTED[t](graph)]
     ordered = [t for t in TARGETS if t in targets]
@@ -97,9 +101,9 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
         if need and need not in ordered:
             ordered.insert(ordered.index(target), need)
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out, folder.name)
+    _recover(out, folder.name)
     # The pid in the name lets a later build tell a killed build's leftovers from a live one.
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{folder.name}.staging-{os.getpid()}-"))
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=_hidden(folder.name, "staging")))
     options: dict = {"check": check}
     started: dict = {}
     try:
@@ -110,7 +114,8 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
             extra = {"started": started[target]} if target in started else {}
             _target(target)(graph, staging, {**options, **extra})
         produced = [p for p in sorted(staging.rglob("*")) if p.is_file()]
-        _commit(staging, folder, [p for p in produced if _belongs(p.name, targets)])
+        owned = {name for t in targets for name in _FILES[t]}
+        _commit(staging, folder, [p for p in produced if _belongs(p.name, targets)], owned)
     finally:
         # A target that failed leaves the others' processes running: stop them first.
         for handle in started.values():
@@ -120,40 +125,127 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
     return folder
 
 
-def _commit(staging: Path, folder: Path, files: list[Path]) -> None:
-    """Move staged files into `folder`, all or none: until every rename has succeeded the
-    files they replace are kept (as hard links), and any failure, Ctrl-C included, puts
-    them back."""
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    backup = Path(tempfile.mkdtemp(dir=staging, prefix=".previous-"))
-    done: list[tuple[Path, Path | None]] = []
+def refuse_links(*paths: Path) -> None:
+    """Raise BuildError if an output path is a symbolic link (or the folder a file): archc
+    never writes through a link that a spec's repository may have planted."""
+    for path in paths:
+        if path.is_symlink():
+            raise BuildError(
+                f"{path} is a symbolic link; archc does not write through links (give the "
+                f"folder it points to with -o, or remove the link)"
+            )
+        if path.exists() and not path.is_dir():
+            raise BuildError(f"{path} exists and is not a folder")
+
+
+def _hidden(name: str, role: str) -> str:
+    """The prefix of a hidden working folder beside `name`: `.NAME.ROLE-PID-`."""
+    return f".{name}.{role}-{os.getpid()}-"
+
+
+def _commit(staging: Path, folder: Path, files: list[Path], owned: set[str]) -> None:
+    """Make `folder` hold the staged files, all or none, by ONE rename of a whole folder.
+
+    The next version of the folder is assembled beside it: the staged files, plus hard
+    links to the files of the current version that this build does not own (other targets'
+    outputs, the user's own files). Then the two folders trade places in one atomic
+    rename (see `_swap`), so a reader, a crash or `kill -9` sees the old folder or the new
+    one, never a mix. Any failure before the swap leaves the old folder untouched.
+    """
+    out = folder.parent
+    following = Path(tempfile.mkdtemp(dir=out, prefix=_hidden(folder.name, "next")))
     try:
+        staged = {path.relative_to(staging) for path in files}
+        if folder.is_dir():
+            _link_tree(folder, following, skip=staged, owned=owned)
         for path in files:
-            dest = folder / path.relative_to(staging)
+            dest = following / path.relative_to(staging)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            saved = None
-            if dest.exists():
-                saved = backup / str(len(done))
-                os.link(dest, saved)
             os.replace(path, dest)
-            done.append((dest, saved))
+        os.chmod(following, 0o777 & ~_umask())
+        _swap(following, folder)
     except BaseException:
-        for dest, saved in reversed(done):
-            if saved is None:
-                dest.unlink(missing_ok=True)
-            else:
-                os.replace(saved, dest)
-        if created:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(following, ignore_errors=True)
         raise
+    # `following` now holds the previous version (or nothing, on a first build).
+    shutil.rmtree(following, ignore_errors=True)
 
 
-def _remove_stale_staging(out: Path, name: str) -> None:
-    """Remove staging folders left by builds of `name` that were killed (their pid is gone)."""
-    for path in out.glob(f".{name}.staging-*"):
-        pid = path.name.removeprefix(f".{name}.staging-").split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+def _link_tree(source: Path, dest: Path, skip: set[Path], owned: set[str]) -> None:
+    """Hard-link every file under `source` into `dest` (links copied as links), except
+    those at `skip` and the top-level files in `owned` (a target being rebuilt replaces
+    all its files: one it no longer makes must not survive from an older build)."""
+    for root, dirs, names in os.walk(source):
+        here = Path(root).relative_to(source)
+        (dest / here).mkdir(exist_ok=True)
+        for name in dirs + names:
+            path = Path(root) / name
+            rel = here / name
+            if path.is_symlink():
+                if name in dirs:
+                    dirs.remove(name)
+                os.symlink(os.readlink(path), dest / rel)
+            elif name in names and rel not in skip and not (here == Path(".") and name in owned):
+                try:
+                    os.link(path, dest / rel, follow_symlinks=False)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(path, dest / rel)
+
+
+def _swap(following: Path, folder: Path) -> None:
+    """Put `following` at `folder` in one atomic step; `following` is left holding the old
+    folder (or nothing). Linux swaps the two in one renameat2(RENAME_EXCHANGE); elsewhere
+    the old folder is first renamed aside, and `_recover` puts it back if a crash comes
+    between the two renames."""
+    if not folder.exists():
+        os.rename(following, folder)
+        following.mkdir()
+        return
+    if _exchange(following, folder):
+        return
+    aside = Path(tempfile.mkdtemp(dir=folder.parent, prefix=_hidden(folder.name, "previous")))
+    os.rename(folder, aside)  # replaces the empty `aside`
+    try:
+        os.rename(following, folder)
+    except BaseException:
+        os.rename(aside, folder)
+        raise
+    os.rename(aside, following)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically with Linux's renameat2(RENAME_EXCHANGE); False where the
+    system or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange):
+        code = ctypes.get_errno()
+        if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            return False
+        raise OSError(code, os.strerror(code), str(second))
+    return True
+
+
+def _recover(out: Path, name: str) -> None:
+    """Tidy up after builds of `name` that were killed (their pid is gone): put back a
+    folder renamed aside by `_swap`'s fallback, remove staging and half-made folders."""
+    for path in sorted(out.glob(f".{name}.*-*")):
+        role, _, rest = path.name.removeprefix(f".{name}.").partition("-")
+        pid = rest.split("-", 1)[0]
+        if role not in ("staging", "next", "previous") or not pid.isdigit():
+            continue
+        if _alive(int(pid)):
+            continue
+        if role == "previous" and not (out / name).exists():
+            os.rename(path, out / name)
+        else:
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -210,8 +302,17 @@ def build_all(
             except SpecError:
                 continue
         jobs.extend((spec, name) for name in names)
+    if not reporter.errors:
+        _check_folders(jobs, reporter)
     if reporter.errors:
         print_diagnostics(reporter.diagnostics, sys.stderr)
+        return False
+    try:
+        refuse_links(
+            out, *(out / folder_name(s.network, v or s.default_variant()) for s, v in jobs)
+        )
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return False
     ok = True
     built: list[Path] = []
@@ -248,6 +349,43 @@ def build_all(
     return ok
 
 
+def _check_folders(jobs: list[tuple[Spec, str | None]], reporter: Reporter) -> None:
+    """Report E-BUILD-FOLDER for every (spec, variant) whose build folder an earlier one
+    of the same invocation already takes: one would silently overwrite the other."""
+    taken: dict[str, tuple[Spec, str, Span]] = {}
+    for spec, name in jobs:
+        variant = name or spec.default_variant()
+        folder = folder_name(spec.network, variant)
+        span = _variant_span(spec, variant)
+        if folder not in taken:
+            taken[folder] = (spec, variant, span)
+            continue
+        other, other_variant, other_span = taken[folder]
+        if other is spec:
+            what = f"variant '{one_line(variant)}' and variant '{one_line(other_variant)}'"
+        else:
+            what = (
+                f"network '{spec.network}' variant '{one_line(variant)}' and "
+                f"{one_line(other.display)}'s '{other.network}' variant '{one_line(other_variant)}'"
+            )
+        reporter.error(
+            "E-BUILD-FOLDER",
+            f"{what} would both be built into the folder '{folder}'",
+            span,
+            f"the other one is at {other_span}",
+            "a build folder is named by network and variant, lower case, with every other "
+            "character '_'; rename one of them, or build them into different -o folders",
+        )
+
+
+def _variant_span(spec: Spec, variant: str) -> Span:
+    """Where a variant is defined: its key under `variants:`, else the `network:` line."""
+    variants = spec.raw.get("variants")
+    if isinstance(variants, LocDict) and variant in variants:
+        return variants.key_span(variant)
+    return spec.raw.value_span("network")
+
+
 class _Feedback:
     """The progress bar of a build of several variants, and its error lines (red on a
     terminal). rich is imported only when one of them shows: the import alone is ~60 ms,
@@ -264,7 +402,8 @@ class _Feedback:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self.progress = Progress(
-                TextColumn("{task.description}"),
+                # Descriptions hold spec and variant names: text, never console markup.
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 console=self._console(),
@@ -297,4 +436,6 @@ class _Feedback:
 
     def error(self, text: str) -> None:
         """Print `error: TEXT` (above the progress bar while it shows)."""
-        self._console().print(f"[red]error[/red]: {text}", highlight=False)
+        from rich.text import Text
+
+        self._console().print(Text.assemble(("error", "red"), f": {text}"), highlight=False)

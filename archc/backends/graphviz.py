@@ -132,6 +132,7 @@ def draw_command(
     graph: Graph, out: str | None, collapse: int | None = None, direction: str = "TB"
 ) -> int:
     """`archc graph`: write the diagram, print where it went; return the exit status."""
+    from archc.build import BuildError, refuse_links
     from archc.spec.loader import folder_name
 
     path = (
@@ -150,8 +151,10 @@ def draw_command(
         print("error: --collapse takes a level of 0 or more", file=sys.stderr)
         return 2
     try:
+        if not out:  # the build folder: not written through a link, as `archc build` does
+            refuse_links(path.parent.parent, path.parent)
         dot_path, rendered = write_files(graph, path, collapse, direction)
-    except (RenderError, OSError) as exc:
+    except (RenderError, OSError, BuildError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if rendered is None and fmt != "dot":

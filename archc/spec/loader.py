@@ -295,12 +295,31 @@ def _identifier(text: str) -> str:
     return out if not out[0].isdigit() else f"N{out}"
 
 
+#: Longest build folder name: far below the 255 bytes file systems allow, with room for
+#: the hidden staging names built beside it (`.NAME.staging-PID-XXXXXXXX`).
+MAX_FOLDER_NAME = 96
+#: Hex digits of the hash that ends a shortened folder name.
+FOLDER_HASH_LENGTH = 10
+
+
 def folder_name(network: str, variant: str) -> str:
     """The build folder of a variant: network and variant, lower case, runs of other
-    characters replaced by `_` (CONTRACT.md)."""
+    characters replaced by `_` (CONTRACT.md).
+
+    A name longer than MAX_FOLDER_NAME is cut and ends in `_` and a short hash of the
+    network and variant as written, so long variant names keep distinct folders; a name
+    with nothing left (a variant of punctuation alone) becomes `archc_` and that hash.
+    """
+    import hashlib
     import re
 
-    return re.sub(r"[^a-z0-9]+", "_", f"{network}_{variant}".lower()).strip("_")
+    name = re.sub(r"[^a-z0-9]+", "_", f"{network}_{variant}".lower()).strip("_")
+    if name and len(name) <= MAX_FOLDER_NAME:
+        return name
+    text = f"{network}\0{variant}".encode(errors="surrogatepass")
+    digest = hashlib.sha256(text).hexdigest()[:FOLDER_HASH_LENGTH]
+    head = name[: MAX_FOLDER_NAME - FOLDER_HASH_LENGTH - 1].rstrip("_") or "archc"
+    return f"{head}_{digest}"
 
 
 def load_spec(
