@@ -155,9 +155,21 @@ def check(
 @click.option("--variant", "-v", help="Variant to summarize.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the summary as Markdown.")
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Fold modules nested deeper than N levels into one row each (1: top-level entries "
+    "only); with --json, adds a `folded` list beside the full `layers`.",
+)
 @_set_option
 def summary(
-    spec: str, variant: str | None, as_json: bool, as_markdown: bool, overrides: dict
+    spec: str,
+    variant: str | None,
+    as_json: bool,
+    as_markdown: bool,
+    depth: int | None,
+    overrides: dict,
 ) -> None:
     """Print a per-layer table (volumes, params, MACs, memory, receptive field) and totals."""
     from archc.backends import summary as backend
@@ -172,13 +184,19 @@ def summary(
     if reporter.warnings:
         print_diagnostics(reporter.warnings, sys.stderr)
     if as_json:
-        click.echo(backend.to_json(graph), nl=False)
+        click.echo(backend.to_json(graph, depth), nl=False)
     elif as_markdown:
-        click.echo(backend.to_markdown(graph), nl=False)
+        click.echo(backend.to_markdown(graph, depth), nl=False)
     else:
         from rich.console import Console
 
-        backend.print_table(graph, Console(width=max(120, Console().width)))
+        console = Console()
+        if console.is_terminal:
+            backend.print_table(graph, console, depth)
+        else:
+            # A pipe or a log file is as wide as the table needs: no figure is ever cut.
+            wide = Console(width=max(backend.table_width(graph, depth), console.width))
+            backend.print_table(graph, wide, depth, fit=False)
 
 
 @main.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archc.ir.graph import INPUT, Graph, Node
+from archc.ir.graph import INPUT, Graph, Module, Node
 from archc.layers.base import fmt_shape
 from archc.passes.counts import totals
 
@@ -61,10 +61,11 @@ def _block_of(node: Node) -> str | None:
     return parent.path if parent is not None else None
 
 
-def summary_dict(graph: Graph) -> dict[str, Any]:
-    """The document of `archc summary --json` (CONTRACT.md)."""
+def summary_dict(graph: Graph, depth: int | None = None) -> dict[str, Any]:
+    """The document of `archc summary --json` (CONTRACT.md); with `depth`, a `folded` list
+    beside the intact `layers` holds one entry per module at that depth (see table_rows)."""
     total = totals(graph)
-    return {
+    document = {
         "archc_summary": FORMAT_VERSION,
         "spec": graph.spec_path,
         "network": graph.network,
@@ -89,15 +90,35 @@ def summary_dict(graph: Graph) -> dict[str, Any]:
             for t in n.tensors
         ],
     }
+    if depth is not None:
+        document["depth"] = depth
+        document["folded"] = [
+            _folded_dict(graph, path, nodes) for path, nodes in _fold(graph, depth)
+        ]
+    return document
+
+
+def _folded_dict(graph: Graph, path: str, members: list[Node]) -> dict[str, Any]:
+    module = None if len(members) == 1 and members[0].path == path else _module_at(graph, path)
+    output = graph.nodes[module.output] if module is not None else members[-1]
+    return {
+        "name": path,
+        "type": (module.block or module.kind) if module is not None else output.type,
+        "layers": sum(n.kind != INPUT for n in members),
+        "output_shape": list(output.shape),
+        "params": sum(n.counts.params for n in members),
+        "macs": sum(n.counts.macs for n in members),
+        "activation_elements": sum(n.counts.activation_elements for n in members),
+    }
 
 
 def _key(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def to_json(graph: Graph) -> str:
+def to_json(graph: Graph, depth: int | None = None) -> str:
     """The summary as indented JSON text, ending with a newline."""
-    return json.dumps(summary_dict(graph), indent=2) + "\n"
+    return json.dumps(summary_dict(graph, depth), indent=2) + "\n"
 
 
 def human(n: int) -> str:
@@ -125,24 +146,68 @@ def _rf_text(node: Node) -> str:
 COLUMNS = ("layer", "type", "hyper", "output", "params", "MACs", "activations", "RF / jump")
 
 
-def table_rows(graph: Graph) -> list[tuple[str, ...]]:
-    """One row per node (the input first) for the human-readable table."""
-    rows = []
+def table_rows(graph: Graph, depth: int | None = None) -> list[tuple[str, ...]]:
+    """One row per node (the input first) for the human-readable table; with `depth`, every
+    module nested deeper than that many levels is folded into one row (its path, block,
+    output volume and the sums of its layers), as torchinfo's `depth=` does."""
+    if depth is not None:
+        return [_folded_row(graph, path, members) for path, members in _fold(graph, depth)]
+    return [node_row(node) for node in graph.nodes]
+
+
+def _fold(graph: Graph, depth: int) -> list[tuple[str, list[Node]]]:
+    """The nodes grouped by their path cut to `depth` dotted parts, in execution order.
+
+    A path's prefixes are the paths of the modules that hold it (names are given per
+    scope), so each group is one module, or one layer that is shallow enough to show."""
+    groups: dict[str, list[Node]] = {}
     for node in graph.nodes:
-        c = node.counts
-        rows.append(
-            (
-                node.path,
-                node.type,
-                "" if node.kind == INPUT else node.layer.describe(node.fields),
-                fmt_shape(node.shape),
-                human(c.params) if c.params else "",
-                human(c.macs) if c.macs else "",
-                human(c.activation_elements) if c.activation_elements else "",
-                _rf_text(node),
-            )
-        )
-    return rows
+        parts = node.path.split(".")
+        groups.setdefault(".".join(parts[: max(depth, 1)]), []).append(node)
+    return list(groups.items())
+
+
+def _folded_row(graph: Graph, path: str, members: list[Node]) -> tuple[str, ...]:
+    if len(members) == 1 and members[0].path == path:
+        return node_row(members[0])
+    module = _module_at(graph, path)
+    output = graph.nodes[module.output] if module is not None else members[-1]
+    kind = (module.block or module.kind) if module is not None else "module"
+    params = sum(n.counts.params for n in members)
+    macs = sum(n.counts.macs for n in members)
+    acts = sum(n.counts.activation_elements for n in members)
+    return (
+        path,
+        kind,
+        f"{len(members)} layers",
+        fmt_shape(output.shape),
+        human(params) if params else "",
+        human(macs) if macs else "",
+        human(acts) if acts else "",
+        _rf_text(output),
+    )
+
+
+def node_row(node: Node) -> tuple[str, ...]:
+    """The table row of one node."""
+    c = node.counts
+    return (
+        node.path,
+        node.type,
+        "" if node.kind == INPUT else node.layer.describe(node.fields),
+        fmt_shape(node.shape),
+        human(c.params) if c.params else "",
+        human(c.macs) if c.macs else "",
+        human(c.activation_elements) if c.activation_elements else "",
+        _rf_text(node),
+    )
+
+
+def _module_at(graph: Graph, path: str) -> Module | None:
+    for item in graph.root.walk():
+        if isinstance(item, Module) and item.path == path:
+            return item
+    return None
 
 
 def totals_lines(graph: Graph) -> list[str]:
@@ -162,8 +227,8 @@ def totals_lines(graph: Graph) -> list[str]:
     return lines
 
 
-def to_markdown(graph: Graph) -> str:
-    """The summary as a Markdown document."""
+def to_markdown(graph: Graph, depth: int | None = None) -> str:
+    """The summary as a Markdown document (`depth` folds deeper modules, as in the table)."""
     title = f"# {graph.network} / {graph.variant} ({graph.class_name})\n\n"
     intro = f"{graph.description.strip()}\n\n" if graph.description.strip() else ""
     intro += (
@@ -174,25 +239,132 @@ def to_markdown(graph: Graph) -> str:
     rule = "| " + " | ".join("---" if i < 4 else "---:" for i in range(len(COLUMNS))) + " |\n"
     body = "".join(
         "| " + " | ".join(cell.replace("|", "\\|") if cell else "" for cell in row) + " |\n"
-        for row in table_rows(graph)
+        for row in table_rows(graph, depth)
     )
     totals_md = "\n**Totals**\n\n" + "".join(f"- {line}\n" for line in totals_lines(graph))
     return title + intro + header + rule + body + totals_md
 
 
-def print_table(graph: Graph, console: Any) -> None:
-    """Print the per-layer table and totals with rich."""
+def to_html(graph: Graph, depth: int | None = None) -> str:
+    """The summary as an HTML fragment (a titled table and the totals), for notebooks."""
+    from html import escape
+
+    head = "".join(
+        f'<th style="text-align:{"right" if i >= 4 else "left"}">{escape(c)}</th>'
+        for i, c in enumerate(COLUMNS)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td style="text-align:{"right" if i >= 4 else "left"}">{escape(cell)}</td>'
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in table_rows(graph, depth)
+    )
+    title = escape(f"{graph.network} / {graph.variant} ({graph.class_name})")
+    totals_html = "".join(f"<li>{escape(line)}</li>" for line in totals_lines(graph))
+    return (
+        f"<div><strong>{title}</strong><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table><ul>{totals_html}</ul></div>"
+    )
+
+
+#: Columns a narrow terminal leaves out, first to last, before anything is cut.
+_OPTIONAL = ("type", "RF / jump", "activations", "hyper")
+
+
+def _table(graph: Graph, rows: list[tuple[str, ...]], columns: list[str], compact: bool) -> Any:
+    from rich import box
     from rich.table import Table
 
     table = Table(
         title=f"{graph.network} / {graph.variant}  ({graph.class_name})",
         title_justify="left",
         header_style="bold",
+        box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
+        pad_edge=not compact,
     )
-    for i, column in enumerate(COLUMNS):
-        table.add_column(column, justify="right" if i >= 4 else "left", no_wrap=i == 0)
-    for row in table_rows(graph):
-        table.add_row(*row)
+    keep = [COLUMNS.index(c) for c in columns]
+    for column in columns:
+        # "fold", never rich's default "ellipsis": a figure that cannot fit wraps, whole.
+        table.add_column(
+            column,
+            justify="right" if COLUMNS.index(column) >= 4 else "left",
+            no_wrap=column != "layer",
+            overflow="fold",
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
+
+
+def fitted_table(graph: Graph, width: int | None, depth: int | None = None) -> tuple[Any, str]:
+    """The rich table for a terminal `width` columns wide (None: as wide as it needs), and a
+    note naming the columns a narrow terminal left out ('' when none).
+
+    Figures are never cut: a table too wide first loses its box lines, then whole columns
+    of secondary figures (type, receptive field, activations, hyper), named in the note."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    rows = table_rows(graph, depth)
+    probe = Console(width=10_000)
+
+    def natural(table: Any) -> int:
+        return Measurement.get(probe, probe.options, table).maximum
+
+    columns = list(COLUMNS)
+    table = _table(graph, rows, columns, compact=False)
+    if width is None or natural(table) <= width:
+        return table, ""
+    table = _table(graph, rows, columns, compact=True)
+    dropped = []
+    for column in _OPTIONAL:
+        if natural(table) <= width:
+            break
+        columns.remove(column)
+        dropped.append(column)
+        table = _table(graph, rows, columns, compact=True)
+    note = (
+        f"left out at {width} columns: {', '.join(dropped)} (a wider terminal, "
+        "--markdown or --json show every column)"
+        if dropped
+        else ""
+    )
+    return table, note
+
+
+def table_width(graph: Graph, depth: int | None = None) -> int:
+    """The width the full table needs, in columns."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=10_000)
+    table, _ = fitted_table(graph, None, depth)
+    return Measurement.get(probe, probe.options, table).maximum
+
+
+def print_table(graph: Graph, console: Any, depth: int | None = None, fit: bool = True) -> None:
+    """Print the per-layer table and totals with rich; `fit` fits the table to the console's
+    width (a terminal), else the console is expected to be as wide as the table."""
+    table, note = fitted_table(graph, console.width if fit else None, depth)
     console.print(table)
+    if note:
+        console.print(note, highlight=False, style="dim")
     for line in totals_lines(graph):
         console.print(line, highlight=False)
+
+
+def render_table(graph: Graph, width: int | None = None, depth: int | None = None) -> str:
+    """The table and totals as plain text, `width` columns wide (None: as wide as needed)."""
+    import io
+
+    from rich.console import Console
+
+    fit = width is not None
+    width = width or max(table_width(graph, depth), 40)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    print_table(graph, console, depth, fit=fit)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"

@@ -68,6 +68,10 @@ class Node:
         """The layer's YAML type name (`input` for the input node)."""
         return self.layer.type if self.layer else INPUT
 
+    def __repr__(self) -> str:
+        # The generated repr would print the parent module, and through it the whole tree.
+        return f"<Node {self.id} {self.type} {self.path!r} {list(self.shape)}>"
+
 
 @dataclass(eq=False)
 class Module:
@@ -85,6 +89,9 @@ class Module:
     parent: Module | None = None
     #: The entry's `doc:` text (a comment above the container in generated code).
     doc: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Module {self.kind} {self.path!r}: {len(self.children)} children>"
 
     def walk(self):
         """Every module and node below this one, depth first, in order."""
@@ -112,6 +119,12 @@ class Graph:
     blocks: dict[str, Any] = field(default_factory=dict)
     #: The variant's `training:` settings (archc.training.Training), or None.
     training: Any = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Graph {self.network} / {self.variant}: {len(self.nodes) - 1} layers, "
+            f"{list(self.input_shape)} -> {list(self.output_shape)}>"
+        )
 
     @property
     def output_shape(self) -> Shape:
