@@ -151,3 +151,22 @@ def test_jupyter_gets_an_html_table():
     first = next(r for r in rows if r[1] == "conv")
     assert first[4] == "1,792"
     assert "138,357,544" in net._repr_html_()
+
+
+def test_every_totals_line_is_explained():
+    """The docs said nothing of `connections:`, `buffers:` or the empty activation cells;
+    the tutorial's "Reading the summary" names each line the table ends with, and its
+    LeNet-5 figure is the paper's (tests/reference/papers.md: C1, 122,304 connections)."""
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "tutorial.md").read_text()
+    section = page.split("### Reading the summary", 1)[1].split("\n#", 1)[0]
+    net = archc.load(SPECS / "lenet5.yaml", variant="paper")
+    lines = str(net).splitlines()
+    labels = {line.split(":")[0] for line in lines if ": " in line and "│" not in line}
+    assert {"buffers", "connections", "weights"} <= labels
+    for label in labels - {"params", "MACs", "activations"}:  # named in the columns' intro
+        assert f"`{label}:`" in section, label
+    assert "empty activations cell" in section.lower()
+    c1 = next(layer for layer in net.summary()["layers"] if layer["name"] == "c1")
+    assert c1["connections"] == 122_304 and "122,304" in section
