@@ -30,6 +30,9 @@ from typing import Any
 from archc.ir.graph import INPUT, Graph, Node
 from archc.layers.base import Shape
 
+#: Mismatches a refusal lists before it gives only their count.
+SHOWN_MISMATCHES = 5
+
 
 class TransferError(Exception):
     """The plan cannot be applied: shapes differ, or a checkpoint is not of the network."""
@@ -113,22 +116,28 @@ class TransferPlan:
     head: str | None = None
 
     def check(self) -> None:
-        """Raise TransferError, naming every mismatch, if any paired shapes differ."""
+        """Raise TransferError if any paired shapes differ: the first few mismatches, their
+        count, and the way out where there is one (every mismatch at the output layer)."""
         if not self.mismatches:
             return
         lines = [
             f"{m.source} {list(m.source_shape)} -> {m.target} {list(m.target_shape)}"
             for m in self.mismatches
         ]
-        at_head = any(m.target.rpartition(".")[0] == self.head for m in self.mismatches)
-        hint = (
-            f" (to replace the output layer, use the 'head' plan or --init {self.head})"
-            if at_head and self.recipe == "names"
-            else ""
+        shown = lines[:SHOWN_MISMATCHES]
+        if len(lines) > len(shown):
+            shown.append(f"... and {len(lines) - len(shown)} more")
+        only_head = self.head is not None and all(
+            m.target.rpartition(".")[0] == self.head for m in self.mismatches
         )
+        if only_head and self.recipe == "names":
+            shown.append(
+                f"hint: only the output layer differs; to replace it, use the 'head' plan "
+                f"or --init {self.head}"
+            )
         raise TransferError(
             f"cannot transfer {self.source} -> {self.target} with plan '{self.recipe}': "
-            f"{len(lines)} tensor shape(s) differ{hint}: " + "; ".join(lines)
+            f"{len(lines)} tensor shape(s) differ:\n" + "\n".join(f"  {line}" for line in shown)
         )
 
     def copied_params(self) -> int:

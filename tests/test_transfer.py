@@ -121,6 +121,31 @@ def test_names_plan_names_every_mismatch_between_columns():
     assert "head" not in str(info.value)
 
 
+def test_a_refusal_lists_the_first_mismatches_and_a_count():
+    """A refusal was one ~4 KB line naming every mismatch and ending with a hint about the
+    output layer even where every stage differs; now it lists five, counts the rest, and
+    gives the hint only where replacing the output layer is the way out."""
+    resnet = SPECS / "resnet.yaml"
+    plan = plan_transfer(archc.load(resnet, "34"), archc.load(resnet, "50"), "names")
+    with pytest.raises(TransferError) as info:
+        plan.check()
+    lines = str(info.value).splitlines()
+    # ResNet-34's basic blocks and ResNet-50's bottlenecks share names, not shapes: the
+    # first to differ is layer1.0.conv1 (3x3 in one, 1x1 in the other, as in torchvision).
+    shapes = {
+        name: {key: shape for key, shape, _ in torchvision_fixture(name)["state_dict"]}
+        for name in ("resnet34", "resnet50")
+    }
+    key = "layer1.0.conv1.weight"
+    first = f"{key} {shapes['resnet34'][key]} -> {key} {shapes['resnet50'][key]}"
+    assert lines[1].strip() == first
+    count = len(plan.mismatches)
+    assert f"{count} tensor shape(s) differ" in lines[0]
+    assert lines[6].strip() == f"... and {count - 5} more"
+    assert len(lines) == 7 and max(len(line) for line in lines) < 200
+    assert "head" not in str(info.value)
+
+
 def test_init_option_initialises_named_modules_and_refuses_unknown_ones():
     net = archc.load(TINY, "A")
     plan = plan_transfer(net, net, "names", init=["classifier"])
