@@ -448,5 +448,19 @@ def serve(spec, variant, port, host, overrides) -> None:
     sys.exit(serve_command(spec, variant, host, port, overrides))
 
 
+@main.command()
+def lsp() -> None:
+    """Run the language server on standard input/output (for editors; needs pygls)."""
+    try:
+        from archc.lsp.server import serve_stdio
+    except ImportError as exc:
+        click.echo(
+            f"archc lsp needs the language-server extra: pip install 'archc[lsp]' ({exc})",
+            err=True,
+        )
+        sys.exit(1)
+    serve_stdio()
+
+
 if __name__ == "__main__":
     main()

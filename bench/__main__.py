@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import analysis, build_overhead, memory, models, scaling, startup
+from bench import analysis, build_overhead, lsp, memory, models, scaling, startup
 from bench.common import Context, machine
 from bench.report import Goal, Section, goals_table, markdown, rich_table
 
@@ -22,6 +22,7 @@ MEASUREMENTS = {
     "models": models,
     "build": build_overhead,
     "memory": memory,
+    "lsp": lsp,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 #: Hand-written record of what profiling found and what was fixed (before and after); read
