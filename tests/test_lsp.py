@@ -96,7 +96,7 @@ def test_a_change_is_checked_again(client, opened):
     assert client.diagnostics(uri) == []
 
 
-def test_every_variant_is_checked(opened):
+def test_every_variant_is_checked(client, opened):
     text = """network: two
 input: [3, 8, 8]
 params: {width: 4}
@@ -106,7 +106,10 @@ variants:
 layers:
   - {type: conv, out: width, kernel: 3}
 """
-    _, diagnostics = opened(text)
+    uri, diagnostics = opened(text)
+    # The default variant's diagnostics come first, then every variant's.
+    assert diagnostics == []
+    diagnostics = client.diagnostics(uri)
     assert [d["code"] for d in diagnostics] == ["E-UNKNOWN-PARAM"]
     assert diagnostics[0]["range"]["start"]["line"] == _line_of(text, "widht")
 
