@@ -27,7 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # `.inf` and `.nan` are YAML numbers; no training setting has a use for them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+#: Adam's decay rate of a running average: torch refuses one outside [0, 1), but only once
+#: train.py runs.
+DecayRate = Annotated[float, Field(ge=0, lt=1)]
 
 
 class StepSchedule(_Strict):
@@ -87,15 +93,19 @@ class Training(_Strict):
     lr: float = Field(0.01, gt=0, description="initial learning rate")
     momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum")
     nesterov: bool = Field(False, description="Nesterov momentum (SGD)")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's moment decay rates")
+    betas: tuple[DecayRate, DecayRate] = Field(
+        (0.9, 0.999), description="Adam's moment decay rates, each in [0, 1)"
+    )
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     schedule: Schedule | None = Field(None, description="how the learning rate changes")
     batch_size: int = Field(64, ge=1, description="examples per step (per process under torchrun)")
     epochs: int = Field(10, ge=1, description="passes over the training data")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy smoothing")
     augment: Augment = Field(default_factory=Augment, description="training augmentation")
-    normalize: tuple[list[float], list[float]] | None = Field(
-        None, description="per-channel [mean, std] subtracted and divided before the network"
+    normalize: tuple[list[float], list[Annotated[float, Field(gt=0)]]] | None = Field(
+        None,
+        description="per-channel [mean, std] subtracted and divided before the network "
+        "(every std positive)",
     )
     seed: int = Field(0, description="random seed (weights, shuffling, dropout)")
     freeze: list[str] = Field(

@@ -40,9 +40,46 @@ HOSTILE_NAMES = [
 ]
 #: Names a layer may not take although they are identifiers: they would shadow what
 #: generated code or nn.Module relies on.
-RESERVED_LAYER_NAMES = ["self", "torch", "nn", "forward", "x", "input", "super", "__init__"]
-#: Class names that would shadow what the generated module imports or Python provides.
-RESERVED_CLASS_NAMES = ["torch", "nn", "object", "super", "print", "__init__", "class", "Tensor"]
+RESERVED_LAYER_NAMES = [
+    "self",
+    "torch",
+    "nn",
+    "forward",
+    "x",
+    "input",
+    "super",
+    "__init__",
+    # nn.Module's own attributes, public and private (issue 14: 28 of 33 probed passed).
+    "compile",
+    "named_buffers",
+    "to_empty",
+    "share_memory",
+    "training",
+    "_modules",
+    "_call_impl",
+    "_parameters",
+    "_x",
+]
+#: Class names that would shadow what the generated module imports, defines or Python
+#: provides (helper classes of layers and weight-initialization functions included).
+RESERVED_CLASS_NAMES = [
+    "torch",
+    "nn",
+    "object",
+    "super",
+    "print",
+    "__init__",
+    "class",
+    "Tensor",
+    "ScaledTanh",
+    "RBF",
+    "Subsample",
+    "SubsamplePad",
+    "ConnectionTableConv2d",
+    "he_init",
+    "default_init",
+    "_Net",
+]
 
 
 def write(tmp_path: Path, data: dict) -> Path:
@@ -129,6 +166,72 @@ def test_block_names_are_refused(name, tmp_path):
     key_line = path.read_text().splitlines()[line_of(path, "blocks:")]
     col = 5 if key_line.startswith("  ? ") else 3
     assert (error.span.line, error.span.col) == (line_of(path, "blocks:") + 1, col)
+
+
+def test_reserved_module_attributes_are_those_of_torch():
+    """The list is static (check does not import torch); it must match torch's own."""
+    torch = pytest.importorskip("torch")
+    from archc.spec.names import NN_MODULE_ATTRIBUTES
+
+    public = {name for name in dir(torch.nn.Module) if not name.startswith("_")}
+    public |= {name for name in vars(torch.nn.Module()) if not name.startswith("_")}
+    assert NN_MODULE_ATTRIBUTES == public
+
+
+def test_every_name_generated_code_defines_is_refused_as_a_class_name():
+    pytest.importorskip("torch")
+    from archc.backends.pytorch_init import FUNCTION_NAMES
+    from archc.layers import REGISTRY
+    from archc.spec.names import class_name_problem
+
+    helpers = {name for kind in REGISTRY.values() for name in kind.torch_helpers}
+    assert helpers and FUNCTION_NAMES
+    for name in helpers | FUNCTION_NAMES | {"torch", "nn"}:
+        assert class_name_problem(name) is not None, name
+
+
+EXPLOIT = "p+0*__import__('os').system('touch PWNED')"
+
+
+def test_block_parameter_named_as_code_is_refused_before_anything_runs(tmp_path):
+    """Issue 14's exploit: two instances of a block that differ in a parameter whose name
+    is code. `archc build` (with every target) refuses it at the name and writes nothing."""
+    from click.testing import CliRunner
+
+    from archc.cli import main
+
+    path = write(
+        tmp_path,
+        {
+            **BASE,
+            "blocks": {
+                "unit": {
+                    "params": {EXPLOIT: 4},
+                    "layers": [{"type": "conv", "out": EXPLOIT, "kernel": 3, "padding": 1}],
+                }
+            },
+            "layers": [{"name": "a", "type": "unit"}, {"name": "b", "type": "unit", EXPLOIT: 8}],
+        },
+    )
+    (error,) = errors_of(path)
+    assert error.code == "E-NAME-INVALID" and "parameter" in error.message
+    assert error.span.line == line_of(path, "params:") + 1  # the key, on its own line
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(path), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert not out.exists() and not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["x; import os", "a\nb", "self", "in_channels", "name", "compile", "_p", "class"]
+)
+def test_block_parameter_names_follow_the_layer_name_rule(name, tmp_path):
+    path = write(
+        tmp_path,
+        {**BASE, "blocks": {"unit": {"params": {name: 1}, "layers": ["relu"]}}, "layers": ["relu"]},
+    )
+    (error,) = errors_of(path)
+    assert error.code == "E-NAME-INVALID" and error.message.startswith("block 'unit': parameter")
 
 
 # --------------------------------------------------------------------------- free text

@@ -4,9 +4,12 @@ free text (descriptions, variant names) that cannot break the files it lands in.
 from __future__ import annotations
 
 import ast
+import io
+import json
 import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,82 @@ def test_free_text_cannot_break_the_generated_files(write_spec):
     model_doc = ast.get_docstring(ast.parse(generate_source(graph)), clean=False)
     assert "a NUL \\x00, a bell \\x07, a triple quote ''' and a backslash \\ end" in model_doc
     assert "# ends with a backslash \\" in generate_source(graph)
+
+
+RUN_PAYLOAD = "__import__('os').system('touch CANARY')"
+
+
+def code_tokens(source: str) -> str:
+    """The source's tokens other than comments and strings, joined by spaces."""
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    kept = (t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
+    return " ".join(kept)
+
+
+def _statements_outside_classes(source: str) -> list[str]:
+    """The kinds of the module's top-level statements other than its docstring."""
+    tree = ast.parse(source)
+    return [type(node).__name__ for node in tree.body[1:]]
+
+
+def test_a_newline_in_a_file_name_stays_inside_its_comment(tmp_path):
+    """Issue 14: the spec's file name (and an imported file's) stood raw in `# file:line`
+    comments, so a newline in it started a line of code in model.py."""
+    torch = pytest.importorskip("torch")
+    evil = f"x\n{RUN_PAYLOAD}\n#"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / f"blocks{evil}.yaml").write_text(
+        "blocks:\n  unit:\n    params: {c: 4}\n    layers:\n"
+        "      - {name: conv, type: conv, out: c, kernel: 3, padding: 1}\n"
+        "      - {name: act, type: relu}\n"
+    )
+    spec = folder / f"net{evil}.yaml"
+    spec.write_text(
+        "network: net\ninput: [3, 8, 8]\n"
+        f"imports: [{json.dumps(f'blocks{evil}.yaml')}]\n"
+        "layers:\n  - {name: a, type: unit}\n  - {name: b, type: unit, c: 8}\n"
+        "  - {name: pool, type: adaptive_avgpool}\n  - flatten\n"
+        "  - {name: fc, type: linear, out: 2, init: he}\n"
+    )
+    graph = archc.load(spec).graph
+    source = generate_source(graph)
+    for text in (source, init_source(graph), render(graph)):
+        ast.parse(text)
+    # Only the imports, the helper functions and the classes: no statement from a name.
+    assert set(_statements_outside_classes(source)) <= {
+        "Import",
+        "ImportFrom",
+        "FunctionDef",
+        "ClassDef",
+    }
+    assert RUN_PAYLOAD in source  # shown, in comments and the docstring
+    assert "__import__" not in code_tokens(source)
+    model = archc.compile(spec)
+    model(torch.zeros(1, 3, 8, 8))
+    assert not (tmp_path / "CANARY").exists() and not Path("CANARY").exists()
+
+
+@pytest.mark.parametrize("ending", ['"', '""', "\\", '\\"', "'", '"""'])
+def test_a_description_may_end_in_any_quote_or_backslash(write_spec, ending):
+    """Issue 14: a block description ending in `"` closed the class docstring early."""
+    text = (
+        "network: net\n"
+        f"description: {json.dumps('the network ' + ending)}\n"
+        "input: [3, 8, 8]\n"
+        "blocks:\n"
+        f"  unit:\n    description: {json.dumps('the block ' + ending)}\n"
+        "    params: {c: 4}\n"
+        "    layers: [{name: conv, type: conv, out: c, kernel: 3, padding: 1}]\n"
+        "variants:\n"
+        f"  {json.dumps('v' + ending)}: {{}}\n"
+        "layers:\n  - {name: a, type: unit}\n  - {name: b, type: unit, c: 8}\n"
+        "  - flatten\n  - {name: fc, type: linear, out: 2}\n"
+    )
+    graph = archc.load(write_spec(text)).graph
+    source = generate_source(graph)
+    tree = ast.parse(source)
+    unit = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Unit")
+    assert ast.get_docstring(unit, clean=False) == "the block " + ending.replace('"""', "'''")
+    for other in (init_source(graph), render(graph)):
+        ast.parse(other)

@@ -25,6 +25,7 @@ from archc.ir.graph import Graph
 from archc.layers import REGISTRY
 from archc.layers.base import fmt_shape
 from archc.passes.counts import totals
+from archc.spec.names import CODE_NAMES
 
 
 def _helpers(graph: Graph, codes: dict[int, Any]) -> list[tuple[str, str]]:
@@ -60,7 +61,11 @@ def _module_doc(graph: Graph) -> list[str]:
 
 def generate_source(graph: Graph) -> str:
     """The text of model.py for one analysed variant (deterministic)."""
-    gen = Generator(graph, {graph.class_name, "nn", "torch", *FUNCTION_NAMES})
+    # Generated class names keep clear of everything else the module names: its imports
+    # and builtins, helpers, init functions, and every block parameter (a parameter of
+    # `__init__` would hide a class of that name inside it).
+    params = {name for block in graph.blocks.values() for name in block.params or {}}
+    gen = Generator(graph, {graph.class_name, *CODE_NAMES, *FUNCTION_NAMES, *params})
     helpers = _helpers(graph, gen.codes)
     gen.names.update(name for name, _ in helpers)
     gen.finalize(ROOT_KEY)

@@ -11,11 +11,9 @@ classes of their own, so the result is always faithful to the graph.
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any
 
 from archc.backends.pytorch_code import (
@@ -26,7 +24,9 @@ from archc.backends.pytorch_code import (
     doc_text,
     flat,
     parse,
+    python_literal,
     render,
+    source_location,
     statement,
 )
 from archc.backends.pytorch_forward import attribute, forward_statements, steps_of
@@ -183,7 +183,7 @@ class Generator:
 
     def comment(self, span, shape) -> str:
         """`vgg.yaml:14  -> 224x224x64`."""
-        return f"{PurePath(span.file).name}:{span.line}  -> {fmt_shape(shape)}"
+        return f"{source_location(span)}  -> {fmt_shape(shape)}"
 
     def child_expr(self, child: Module | Node) -> Expr:
         """The constructor expression of a child: a layer, a Sequential or a class call."""
@@ -245,7 +245,7 @@ class Generator:
         )
 
     def _loc(self, span) -> str:
-        return f"{PurePath(span.file).name}:{span.line}"
+        return source_location(span)
 
     def modules_with_key(self, key: tuple) -> list[Module]:
         """Every container of the graph with this class key, in tree order."""
@@ -389,8 +389,8 @@ class Generator:
         block = self.graph.blocks.get(key[1])
         result: dict[str, str | None] = {}
         for name, default in (getattr(block, "params", None) or {}).items():
-            literal = isinstance(default, (int, float, bool)) and not isinstance(default, str)
-            result[name] = repr(default) if literal else None
+            literal = isinstance(default, (int, float, bool))
+            result[name] = python_literal(default) if literal else None
         return result
 
     def _flags(self, optional: list[str], taken: set[str]) -> dict[str, str]:
@@ -515,9 +515,7 @@ def _assign(name: str, expr: Expr, indent: str) -> list[str]:
 
 
 def _literal(value: Any) -> Lit:
-    if isinstance(value, str):
-        return Lit(json.dumps(value))
-    return Lit(repr(value))
+    return Lit(python_literal(value))
 
 
 def docstring(text: str, indent: str) -> list[str]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 LINE_LENGTH = 100
 INDENT = "    "
@@ -69,6 +71,32 @@ def _convert(node: ast.expr) -> Expr:
         # ruff prefers double quotes; ast.unparse writes single ones.
         return Lit(json.dumps(node.value))
     return Lit(ast.unparse(node))
+
+
+def python_literal(value: object) -> str:
+    """The source of a constant: the one way a value from a spec becomes code.
+
+    Numbers, booleans and None print as Python does, except the floats that have no
+    literal (`float("inf")`, `float("nan")`); text is a double-quoted string with every
+    quote, backslash and control character escaped; tuples and lists recurse. Anything else
+    is refused, so no object's own `repr` can put arbitrary text into the source.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return repr(value)
+        if math.isnan(value):
+            return 'float("nan")'
+        return 'float("inf")' if value > 0 else '-float("inf")'
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        items = [python_literal(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    raise TypeError(f"no Python literal for a {type(value).__name__}")
 
 
 def flat(expr: Expr) -> str:
@@ -196,11 +224,25 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in text)
 
 
+def comment_text(text: str) -> str:
+    """Free text made safe as (part of) a `#` comment: one line, every run of white space
+    (line breaks included: newline, carriage return, form feed, U+2028) one space, and
+    control characters shown escaped, so nothing after the `#` can start a new line."""
+    return printable(" ".join(text.split()))
+
+
+def source_location(span) -> str:
+    """`vgg.yaml:14`: where a line of generated code comes from, as comment text (a file
+    name may hold any character, a newline included)."""
+    return f"{comment_text(PurePath(span.file).name)}:{span.line}"
+
+
 def doc_text(text: str) -> str:
     """Free text made safe inside a docstring, on one line: backslashes and quotes cannot
     end or change it, and control characters are shown escaped."""
-    text = printable(" ".join(text.split())).replace("\\", "\\\\")
-    return text.replace('"""', "'''")
+    text = comment_text(text).replace("\\", "\\\\").replace('"""', "'''")
+    # A quote just before the closing quotes would end the docstring early.
+    return text[:-1] + '\\"' if text.endswith('"') else text
 
 
 def _attach(lines: list[str], comment: str, indent: str) -> None:

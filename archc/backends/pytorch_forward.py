@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archc.ir.graph import MERGE, Module, Node
+from archc.spec.names import CODE_NAMES
 
 #: Names generated code uses for itself; variables never take them.
-TAKEN = frozenset({"self", "torch", "nn", "x", "super"})
+TAKEN = CODE_NAMES
 
 
 @dataclass

@@ -7,8 +7,7 @@ own initialization under every scheme. `default` is PyTorch's own initialization
 
 from __future__ import annotations
 
-from pathlib import PurePath
-
+from archc.backends.pytorch_code import comment_text, source_location
 from archc.ir.graph import Graph
 from archc.passes.init_check import scheme
 
@@ -72,7 +71,9 @@ def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
     used: list[str] = []
     if base != "default":
         used.append(base)
-        lines.append(f"        # Weight initialization: `init: {graph.init}` for every layer")
+        lines.append(
+            f"        # Weight initialization: `init: {comment_text(graph.init)}` for every layer"
+        )
         lines.append(f"        {_function(base)}(self)")
     for node in graph.layers():
         params = [t for t in node.tensors if not t.buffer]
@@ -81,7 +82,7 @@ def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
         own = scheme(node.init)
         if own not in used:
             used.append(own)
-        where = f"{PurePath(node.span.file).name}:{node.span.line}"
+        where = source_location(node.span)
         lines.append(f"        {_function(own)}({module_ref(node.path)})  # {where}")
     frozen = [n for n in graph.layers() if not n.trainable and any(not t.buffer for t in n.tensors)]
     if frozen:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from archc.backends.pytorch_code import doc_text
+from archc.backends.pytorch_code import doc_text, python_literal
 from archc.ir.graph import Graph
 from archc.layers.base import fmt_shape
 from archc.spec.loader import folder_name
@@ -64,7 +63,7 @@ def _literal(value: Any, indent: str) -> str:
         return "{\n" + items + indent + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_literal(item, indent) for item in value) + "]"
-    return json.dumps(value) if isinstance(value, str) else repr(value)
+    return python_literal(value)
 
 
 def write_target(graph: Graph, folder: Path, options: dict[str, Any]) -> None:

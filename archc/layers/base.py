@@ -35,7 +35,11 @@ class FieldsModel(BaseModel):
 
     # defer_build: a kind's validator is built when a spec first uses it, not at import; every
     # command imports all kinds, and building them all cost a third of `archc check`'s start.
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
+    # allow_inf_nan=False: `.inf` and `.nan` are YAML numbers, but no layer has a use for
+    # them, and PyTorch would take them silently.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, defer_build=True, allow_inf_nan=False
+    )
 
 
 def _to_pair(value: Any) -> Any:

@@ -14,8 +14,6 @@ torchvision's state_dict keys exactly.
 
 from __future__ import annotations
 
-import keyword
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
@@ -29,6 +27,7 @@ from archc.passes import block_memo
 from archc.spec.expr import ExprError, evaluate
 from archc.spec.loader import Spec, Variant
 from archc.spec.model import ENTRY_KEYS
+from archc.spec.names import layer_name_problem
 from archc.spec.source import LocDict, LocList
 from archc.spec.validate import locate, report_validation
 
@@ -39,59 +38,6 @@ MAX_REPEAT = 10_000
 #: The largest size of any axis of a volume (channels, height, width, features).
 MAX_SIZE = 1_000_000
 MAX_BLOCK_DEPTH = 32
-MAX_NAME_LENGTH = 64
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: Names that would shadow what generated code or nn.Module relies on.
-RESERVED_NAMES = frozenset(
-    {
-        "input",
-        "self",
-        "x",
-        "nn",
-        "torch",
-        "super",
-        "forward",
-        "training",
-        "modules",
-        "parameters",
-        "buffers",
-        "children",
-        "state_dict",
-        "load_state_dict",
-        "to",
-        "cuda",
-        "cpu",
-        "train",
-        "eval",
-        "apply",
-        "zero_grad",
-        "named_modules",
-        "named_parameters",
-        "register_buffer",
-        "register_parameter",
-        "add_module",
-        "half",
-        "float",
-        "double",
-        "type",
-        "extra_repr",
-        "requires_grad_",
-        "get_submodule",
-        "get_parameter",
-        "dump_patches",
-        "call_super_init",
-        "T_destination",
-        "print",
-        "len",
-        "range",
-        "list",
-        "dict",
-        "None",
-        "True",
-        "False",
-    }
-)
 
 
 @dataclass
@@ -332,20 +278,7 @@ class Expander:
 
     # --- names and inputs ---------------------------------------------------------
     def _valid_name(self, name: Any, span: Span) -> bool:
-        problem = None
-        if not isinstance(name, str):
-            problem = f"a name must be text, got {name!r}"
-        elif len(name) > MAX_NAME_LENGTH:
-            problem = f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
-        elif not _NAME.fullmatch(name):
-            problem = (
-                f"name {name!r} is not a plain identifier (ASCII letters, digits and _, "
-                "not starting with a digit)"
-            )
-        elif keyword.iskeyword(name) or name.startswith("__"):
-            problem = f"name '{name}' is reserved in Python"
-        elif name in RESERVED_NAMES:
-            problem = f"name '{name}' is reserved (it would shadow generated code)"
+        problem = layer_name_problem(name)
         if problem:
             self.reporter.error("E-NAME-INVALID", problem, span)
             return False
@@ -411,7 +344,7 @@ class Expander:
             else:
                 n = scope.counters.get(default, 0)
                 name = default if n == 0 else f"{default}_{n}"
-                while name in scope.used or name in scope.declared or name in RESERVED_NAMES:
+                while name in scope.used or name in scope.declared or layer_name_problem(name):
                     n += 1
                     name = f"{default}_{n}"
                 scope.counters[default] = n + 1

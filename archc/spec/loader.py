@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-import keyword
 import os
 import re
 from dataclasses import dataclass, field
@@ -11,7 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
-from archc.spec.model import BlockFile, BlockSpec, SpecFile, VariantSpec
+from archc.spec.model import ENTRY_KEYS, BlockFile, BlockSpec, SpecFile, VariantSpec
+from archc.spec.names import (
+    MAX_NAME_LENGTH,
+    class_name_problem,
+    layer_name_problem,
+    param_name_problem,
+)
 from archc.spec.source import LocDict, decode_text, parse_yaml, read_text
 from archc.spec.validate import validate
 
@@ -20,12 +24,9 @@ if TYPE_CHECKING:
 
 DEFAULT_VARIANT = "default"
 MAX_IMPORT_DEPTH = 16
-MAX_NAME_LENGTH = 64
 
 #: A network name: it names folders and appears in generated code, so plain ASCII only.
 _NETWORK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-#: What generated model.py files import or define besides the class itself.
-_GENERATED_NAMES = frozenset({"torch", "nn", "F", "math", "Tensor", "annotations"})
 
 
 @dataclass
@@ -171,7 +172,7 @@ class Spec:
             training = self._override(overrides, params, spans, training, reporter)
         reporter.check()
         if class_name is not None:
-            problem = identifier_problem(class_name)
+            problem = class_name_problem(class_name)
             if problem:
                 reporter.error("E-NAME-INVALID", f"class_name: {problem}", class_span)
                 raise SpecError(reporter.diagnostics)
@@ -273,20 +274,19 @@ def _training_dump(training: Training | None) -> dict[str, Any] | None:
     return None if training is None else training.model_dump(exclude_unset=True)
 
 
-def identifier_problem(name: str) -> str | None:
-    """Why `name` cannot name a generated Python class, or None if it can."""
-    if len(name) > MAX_NAME_LENGTH:
-        return f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
-    if not (name.isascii() and name.isidentifier()):
-        return (
-            f"{name!r} is not a plain identifier (ASCII letters, digits and _, not "
-            "starting with a digit)"
-        )
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name.startswith("__"):
-        return f"'{name}' is reserved in Python"
-    if name in _GENERATED_NAMES or hasattr(builtins, name):
-        return f"'{name}' is reserved (it would shadow a name the generated code uses)"
-    return None
+def _valid_params(block: str, raw: LocDict, reporter: Reporter) -> bool:
+    """Whether every parameter name of a block can be a parameter of its generated class's
+    `__init__`; report each one that cannot, at the name."""
+    params = raw.get("params")
+    ok = True
+    for key in params if isinstance(params, LocDict) else ():
+        problem = param_name_problem(key, ENTRY_KEYS.keys())
+        if problem is not None:
+            reporter.error(
+                "E-NAME-INVALID", f"block '{block}': parameter {problem}", params.key_span(key)
+            )
+            ok = False
+    return ok
 
 
 def _identifier(text: str) -> str:
@@ -387,20 +387,15 @@ def _collect_blocks(
                 raw_blocks.key_span(name),
             )
             continue
-        if (
-            len(name) > MAX_NAME_LENGTH
-            or not (name.isascii() and name.isidentifier())
-            or keyword.iskeyword(name)
-        ):
+        problem = layer_name_problem(name)
+        if problem is not None:
             # A block's name is its instances' default module name: generated code and
-            # state_dict keys.
+            # state_dict keys, so it follows the rule of layer names.
             reporter.error(
-                "E-NAME-INVALID",
-                f"block name {name[:MAX_NAME_LENGTH]!r} is not a plain identifier (ASCII "
-                f"letters, digits and _, not a Python keyword, at most {MAX_NAME_LENGTH} "
-                "characters)",
-                raw_blocks.key_span(name),
+                "E-NAME-INVALID", f"block name: {problem[:200]}", raw_blocks.key_span(name)
             )
+            continue
+        if not _valid_params(name, raw_blocks[name], reporter):
             continue
         spec.blocks[name] = Block(name, block, raw_blocks[name], raw_blocks.key_span(name))
     raw_imports = raw.get("imports") or []

@@ -143,6 +143,7 @@ _VALUE_KINDS = (
     "too_long",
     "multiple_of",
     "enum",
+    "finite_number",
 )
 
 _UNION_PARTS = {
