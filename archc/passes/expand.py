@@ -52,6 +52,9 @@ class Scope:
     used: set[str] = field(default_factory=set)
     #: Next free suffix per default name (`relu_7`), so naming n entries stays linear.
     counters: dict[str, int] = field(default_factory=dict)
+    #: Names archc gave unnamed entries (`relu_1`), with the entry's place: the summary
+    #: shows them, but `inputs:` may not name them (inserting a layer would renumber them).
+    generated: dict[str, Span] = field(default_factory=dict)
     #: Whether entries train by default: `trainable: false` on a Sequential or a block
     #: instance freezes everything inside it unless an entry says otherwise.
     trainable: bool = True
@@ -196,6 +199,8 @@ class Expander:
             keep = self.value(entry["when"], scope.ctx, entry.value_span("when"))
             if keep is _FAILED:
                 return None
+            if keep is _UNKNOWN:
+                keep = True  # checked as if kept; its output is unknown either way
             if not isinstance(keep, bool):
                 self.reporter.error(
                     "E-TYPE",
@@ -238,6 +243,8 @@ class Expander:
     ) -> int | None:
         if text.startswith("$"):
             value = self.value(text, scope.ctx, span)
+            if value is _FAILED or value is _UNKNOWN:
+                return None
             if isinstance(value, list):
                 for i, item in enumerate(value):
                     item_span = value.item_span(i) if isinstance(value, LocList) else span
@@ -322,6 +329,17 @@ class Expander:
                     span,
                 )
                 result.append(None)
+            elif name in scope.generated:
+                where = scope.generated[name]
+                self.reporter.error(
+                    "E-NAME-UNDEFINED",
+                    f"{self._entry_label(entry, scope)}: input '{name}' is a generated name "
+                    f"(of the unnamed entry at line {where.line}); generated names can't be "
+                    "referenced, since inserting a layer would renumber them",
+                    span,
+                    f"name that entry (`name: my_{name}`) and write `inputs: [my_{name}]`",
+                )
+                result.append(None)
             else:
                 known = [n for n in scope.names if n]
                 self.reporter.error(
@@ -348,6 +366,7 @@ class Expander:
                     n += 1
                     name = f"{default}_{n}"
                 scope.counters[default] = n + 1
+            scope.generated[name] = entry.span
         elif name in scope.used:
             self.reporter.error(
                 "E-NAME-DUPLICATE",
@@ -368,9 +387,7 @@ class Expander:
         type_name = entry.get("type")
         if isinstance(type_name, str) and type_name.startswith("$"):
             type_name = self.value(type_name, scope.ctx, entry.value_span("type"))
-            if type_name is _FAILED:
-                return None
-            if type_name is _FAILED:
+            if type_name is _FAILED or type_name is _UNKNOWN:
                 return None
         if type_name is None and "layers" in entry or type_name == "sequential":
             return self._sequential(entry, scope, inputs)
@@ -457,11 +474,15 @@ class Expander:
                 values[key] = _FAILED
                 continue
             values[key] = self.value(value, scope.ctx, entry.value_span(key))
-        if any(v is _FAILED for v in values.values()):
-            return None
+        if any(v is _FAILED or v is _UNKNOWN for v in values.values()):
+            return None  # an unknown value (read from an unknown volume) is not checked
         fields = self._fields(kind, values, entry, label)
-        if fields is None or any(i is None for i in inputs):
+        if fields is None:
             return None
+        if any(i is None for i in inputs):
+            inputs = self._recovered(kind, fields, inputs)
+            if inputs is None:
+                return None
         name = self._child_name(entry, scope, kind.type)
         if name is None:
             return None
@@ -500,6 +521,25 @@ class Expander:
         self.nodes.append(node)
         scope.container.children.append(node)
         return node.id
+
+    def _recovered(self, kind: LayerKind, fields: Any, inputs: list[int | None]) -> list | None:
+        """After an error, the inputs a merge can go on with when some of its inputs are
+        unknown (a misspelled or forward reference), or None to leave its output unknown.
+
+        As a type checker goes on past a failed expression, a merge whose rule gives its
+        known input's volume back for any number of copies of it (an add) has that volume
+        whatever the missing inputs were, so later, independent mistakes still surface.
+        Other kinds stay unknown rather than guess (a concat's width would be a guess)."""
+        known = [i for i in inputs if i is not None]
+        if not known or not self.reporter.errors:
+            return None
+        shape = self.nodes[known[0]].shape
+        try:
+            if kind.infer(fields, [shape] * len(inputs)) != shape:
+                return None
+        except ShapeError:
+            return None
+        return [known[0] if i is None else i for i in inputs]
 
     def _fields(self, kind: LayerKind, values: dict[str, Any], entry: LocDict, label: str) -> Any:
         """The kind's validated fields for these values (shared between equal values), or
@@ -568,6 +608,8 @@ class Expander:
         body = entry.get("layers")
         if isinstance(body, str):
             body = self.value(body, scope.ctx, entry.value_span("layers"))
+            if body is _FAILED or body is _UNKNOWN:
+                return None
         if not isinstance(body, list):
             self.reporter.error(
                 "E-TYPE",
@@ -599,7 +641,7 @@ class Expander:
         if "trainable" not in entry:
             return scope.trainable
         value = self.value(entry["trainable"], scope.ctx, entry.value_span("trainable"))
-        if value is _FAILED:
+        if value is _FAILED or value is _UNKNOWN:
             return None
         if not isinstance(value, bool):
             self.reporter.error(
@@ -615,6 +657,18 @@ class Expander:
         count = self.value(entry["repeat"], scope.ctx, span)
         if count is _FAILED:
             return None
+        if count is _UNKNOWN or any(i is None for i in inputs):
+            # The volume is unknown (an earlier error): check one copy, as written.
+            if count is _UNKNOWN or (isinstance(count, int) and 0 < count <= MAX_REPEAT):
+                template = _without(entry, ("repeat", "overrides", "name", "inputs"))
+                saved = scope.ctx
+                scope.ctx = dict(saved, index=0)
+                try:
+                    self._single(template, scope, [None], 0)
+                finally:
+                    scope.ctx = saved
+            if count is _UNKNOWN:
+                return None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             self.reporter.error(
                 "E-FIELD-VALUE",
@@ -761,26 +815,29 @@ class Expander:
                     "E-BLOCK-ARGS", f"{label} needs a value for '{key}'", entry.span
                 )
                 ok = False
-        if not ok or inputs[0] is None:
+        if not ok:
             return None
-        input_shape = self.nodes[inputs[0]].shape
+        input_shape = self.nodes[inputs[0]].shape if inputs[0] is not None else None
         ctx = dict(scope.ctx)
         ctx.pop("index", None)
+        ctx.pop(_UNKNOWNS, None)  # recomputed for this block's own parameters
         values = {k: self.value(v, scope.ctx, entry.value_span(k)) for k, v in args.items()}
         if any(v is _FAILED for v in values.values()):
             return None
         ctx.update(values)
-        ctx["in_channels"] = input_shape[0]
-        ctx["in_shape"] = list(input_shape)
+        ctx["in_channels"] = input_shape[0] if input_shape else _UNKNOWN
+        ctx["in_shape"] = list(input_shape) if input_shape else _UNKNOWN
         if "index" in scope.ctx:
             ctx["index"] = scope.ctx["index"]
         raw_params = block.raw.get("params") or LocDict(block.span)
         for key, default in declared.items():
             if key not in values:
-                value = self.value(default, ctx, raw_params.value_span(key))
+                value = self.value(default, _with_unknowns(ctx), raw_params.value_span(key))
                 if value is _FAILED:
                     return None
                 ctx[key] = values[key] = value
+        if input_shape is None or any(v is _UNKNOWN for v in values.values()):
+            return self._unshaped_block(block_name, entry, ctx)
         name = self._child_name(entry, scope, block_name)
         if name is None:
             return None
@@ -837,11 +894,28 @@ class Expander:
             )
         return output
 
+    def _unshaped_block(self, block_name: str, entry: LocDict, ctx: dict) -> None:
+        """Check a block's body whose input volume is unknown (an earlier entry failed), so
+        a mistake before the block does not hide an independent one inside it. Values that
+        read the unknown volume (`in_channels`) are unknown and not checked; nothing is
+        added to the graph, which an earlier error has already condemned."""
+        module = Module("block", "", "", entry.span, block=block_name)
+        inner = Scope(module, sequential=False, ctx=_with_unknowns(ctx), trainable=True)
+        self.block_stack.append(block_name)
+        try:
+            self.scope(self.spec.blocks[block_name].raw["layers"], inner, None)
+        finally:
+            self.block_stack.pop()
+        return None
+
     # --- values ---------------------------------------------------------------------
     def value(self, value: Any, ctx: dict[str, Any], span: Span) -> Any:
         """Resolve a YAML value: strings are expressions (`$name` is a parameter)."""
         if isinstance(value, str):
             text = value.strip()
+            unknown = ctx.get(_UNKNOWNS)
+            if unknown and not unknown.isdisjoint(_WORD.findall(text)):
+                return _UNKNOWN
             if text.startswith("$"):
                 key = text[1:]
                 if key in ctx:
@@ -862,6 +936,8 @@ class Expander:
             items = [self.value(item, ctx, value.item_span(i)) for i, item in enumerate(value)]
             if any(item is _FAILED for item in items):
                 return _FAILED
+            if any(item is _UNKNOWN for item in items):
+                return _UNKNOWN
             result = LocList(value.span)
             result.extend(items)
             result.item_spans = list(value.item_spans)
@@ -882,6 +958,28 @@ class _Failed:
 
 
 _FAILED = _Failed()
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+#: The value of an expression that reads an unknown volume (see Expander._unshaped_block):
+#: not an error of its own, so it is reported nowhere and checked against nothing.
+_UNKNOWN = _Unknown()
+#: The context key naming the parameters whose values are unknown ("_" hides it from the
+#: names an expression error lists).
+_UNKNOWNS = "_unknown"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _with_unknowns(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The context with its unknown parameters listed under _UNKNOWNS (for Expander.value)."""
+    unknown = frozenset(k for k, v in ctx.items() if v is _UNKNOWN)
+    if not unknown:
+        return ctx
+    return {**ctx, _UNKNOWNS: unknown}
 
 
 def _literals(kind: LayerKind) -> dict[str, set[str]]:
