@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.ir.graph import INPUT, Graph, Node
-from archc.layers.base import Shape
+from archc.layers.base import Shape, tensor_key
 
 #: Mismatches a refusal lists before it gives only their count.
 SHOWN_MISMATCHES = 5
@@ -147,10 +147,6 @@ class TransferPlan:
         return sum(math.prod(c.shape) for c in self.copies)
 
 
-def _key(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
 def _weighted(graph: Graph) -> list[Node]:
     """Layers that hold tensors (parameters or buffers), in execution order."""
     return [n for n in graph.nodes if n.kind != INPUT and n.tensors]
@@ -220,7 +216,7 @@ def plan_transfer(
             other = source_tensors.get(tensor.name)
             if other is None:
                 continue
-            src_key, tgt_key = _key(src.path, other.name), _key(tgt.path, tensor.name)
+            src_key, tgt_key = tensor_key(src.path, other.name), tensor_key(tgt.path, tensor.name)
             if other.shape != tensor.shape:
                 plan.mismatches.append(Mismatch(src_key, tgt_key, other.shape, tensor.shape))
                 continue
@@ -229,13 +225,13 @@ def plan_transfer(
             filled.add(tgt_key)
     for node in _weighted(target_graph):
         for tensor in node.tensors:
-            key = _key(node.path, tensor.name)
+            key = tensor_key(node.path, tensor.name)
             plan.target_keys.append(key)
             if key not in filled:
                 plan.initialised.append((key, tensor.shape))
     for node in _weighted(source_graph):
         for tensor in node.tensors:
-            key = _key(node.path, tensor.name)
+            key = tensor_key(node.path, tensor.name)
             plan.source_tensors[key] = tensor.shape
             if key not in used_source:
                 plan.skipped.append((key, tensor.shape))

@@ -101,7 +101,10 @@ class Generator:
             if child.name != str(k):
                 return False
             if isinstance(child, Node):
-                if len(child.inputs) != 1 or self.codes[child.id].module is None:
+                code = self.codes[child.id]
+                # nn.Sequential calls each module on one input; a layer used any other way
+                # (a parameter added or prepended, attention called as f(x, x, x)) cannot be in one.
+                if len(child.inputs) != 1 or code.module is None or code.call != "{self}({0})":
                     return False
                 reads, out = child.inputs[0], child.id
             else:

@@ -39,6 +39,8 @@ class Call:
     comments: list[str | None] = field(default_factory=list)
     #: Comment text to put above each positional argument (the item's `doc:`).
     notes: list[str | None] = field(default_factory=list)
+    #: An index after the closing bracket (`[0]` of `attention(x, x, x)[0]`).
+    suffix: str = ""
 
 
 @dataclass
@@ -65,6 +67,15 @@ def _convert(node: ast.expr) -> Expr:
             [_convert(a) for a in node.args],
             [(k.arg or "**", _convert(k.value)) for k in node.keywords],
         )
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.slice, ast.Constant)
+    ):
+        # ruff splits the call's brackets and keeps the index after them.
+        call = _convert(node.value)
+        call.suffix = f"[{ast.unparse(node.slice)}]"
+        return call
     if isinstance(node, (ast.Tuple, ast.List)):
         return Seq("(" if isinstance(node, ast.Tuple) else "[", [_convert(e) for e in node.elts])
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -108,7 +119,7 @@ def flat(expr: Expr) -> str:
         if expr.open == "(" and len(expr.items) == 1:
             inner += ","
         return f"{expr.open}{inner}{_close(expr.open)}"
-    return f"{expr.func}({_contents(expr)})"
+    return f"{expr.func}({_contents(expr)}){expr.suffix}"
 
 
 def _contents(call: Call) -> str:
@@ -146,7 +157,7 @@ def render(expr: Expr, indent: str, head: str = "", tail: str = "") -> list[str]
             return [f"{indent}{head}(", *(inner + p for p in parts), f"{indent})"]
         return [one]
     opening = f"{expr.func}(" if isinstance(expr, Call) else expr.open
-    closing = ")" if isinstance(expr, Call) else _close(expr.open)
+    closing = f"){expr.suffix}" if isinstance(expr, Call) else _close(expr.open)
     inner = indent + INDENT
     items = _items(expr)
     if not exploded:

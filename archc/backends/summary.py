@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archc.ir.graph import INPUT, Graph, Module, Node
+from archc.ir.graph import INPUT, Counts, Graph, Module, Node, ReceptiveField
 from archc.layers.base import fmt_shape
 from archc.passes.counts import totals
 
@@ -39,12 +39,11 @@ def _layer_rows(graph: Graph) -> list[dict[str, Any]]:
                 "params": counts.params,
                 "macs": counts.macs,
                 "activation_elements": counts.activation_elements,
-                "receptive_field": (
-                    {"size": list(rf.size), "jump": list(rf.jump)} if rf is not None else None
-                ),
+                "receptive_field": _rf_json(rf),
                 "trainable_params": counts.trainable_params,
                 "buffer_elements": counts.buffer_elements,
                 "connections": counts.connections,
+                "attention_macs": counts.attention_macs,
                 "hyper": hyper[0],
                 "block": block,
                 "line": node.span.line,
@@ -52,6 +51,15 @@ def _layer_rows(graph: Graph) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _rf_json(rf: ReceptiveField | None) -> dict[str, Any] | None:
+    if rf is None:
+        return None
+    if rf.whole:
+        # After self-attention every output sees the whole input: no window size applies.
+        return {"size": None, "jump": list(rf.jump), "global": True}
+    return {"size": list(rf.size), "jump": list(rf.jump)}
 
 
 def _block_of(node: Node) -> str | None:
@@ -78,6 +86,7 @@ def summary_dict(graph: Graph, depth: int | None = None) -> dict[str, Any]:
             "trainable_params": total.trainable_params,
             "buffer_elements": total.buffer_elements,
             "macs": total.macs,
+            "attention_macs": total.attention_macs,
             "activation_elements": total.activation_elements,
             "param_bytes": total.params * 4,
             "connections": total.connections,
@@ -85,9 +94,7 @@ def summary_dict(graph: Graph, depth: int | None = None) -> dict[str, Any]:
         },
         "layers": _layer_rows(graph),
         "state_dict": [
-            [_key(n.path, t.name), list(t.shape), "buffer" if t.buffer else "param"]
-            for n in graph.nodes
-            for t in n.tensors
+            [key, list(t.shape), "buffer" if t.buffer else "param"] for key, t in graph.state_dict()
         ],
     }
     if depth is not None:
@@ -108,12 +115,9 @@ def _folded_dict(graph: Graph, path: str, members: list[Node]) -> dict[str, Any]
         "output_shape": list(output.shape),
         "params": sum(n.counts.params for n in members),
         "macs": sum(n.counts.macs for n in members),
+        "attention_macs": sum(n.counts.attention_macs for n in members),
         "activation_elements": sum(n.counts.activation_elements for n in members),
     }
-
-
-def _key(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def to_json(graph: Graph, depth: int | None = None) -> str:
@@ -138,6 +142,8 @@ def _rf_text(node: Node) -> str:
     rf = node.receptive_field
     if rf is None:
         return ""
+    if rf.whole:
+        return "global"
     size = str(rf.size[0]) if rf.size[0] == rf.size[1] else f"{rf.size[0]}x{rf.size[1]}"
     jump = str(rf.jump[0]) if rf.jump[0] == rf.jump[1] else f"{rf.jump[0]}x{rf.jump[1]}"
     return f"{size} / {jump}"
@@ -216,6 +222,7 @@ def totals_lines(graph: Graph) -> list[str]:
     lines = [
         f"params: {human(t.params)} ({si(t.params)}), trainable {human(t.trainable_params)}",
         f"MACs: {human(t.macs)} ({si(t.macs)})",
+        *_attention_lines(t),
         f"activations: {human(t.activation_elements)} elements "
         f"({t.activation_elements * 4 / 2**20:.1f} MiB at fp32, per example)",
         f"weights: {human(t.params * 4)} bytes ({t.params * 4 / 1e6:.1f} MB at fp32)",
@@ -224,7 +231,30 @@ def totals_lines(graph: Graph) -> list[str]:
         lines.append(f"buffers: {human(t.buffer_elements)} elements")
     if t.connections:
         lines.append(f"connections: {human(t.connections)}")
-    return lines
+    return lines + _field_note(graph)
+
+
+def _attention_lines(t: Counts) -> list[str]:
+    """Attention's products, and MACs counted with them (torchvision's GFLOPS)."""
+    if not t.attention_macs:
+        return []
+    both = t.macs + t.attention_macs
+    return [
+        f"attention MACs: {human(t.attention_macs)} ({si(t.attention_macs)}) "
+        "(query-key and attention-value products)",
+        f"MACs with attention: {human(both)} ({si(both)})",
+    ]
+
+
+def _field_note(graph: Graph) -> list[str]:
+    """Where the receptive field becomes the whole input, if it does."""
+    for node in graph.nodes:
+        rf = node.receptive_field
+        if rf is not None and rf.whole:
+            return [
+                f"receptive field: global from {node.path} on (every token attends to every token)"
+            ]
+    return []
 
 
 def to_markdown(graph: Graph, depth: int | None = None) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.diagnostics import Span
-from archc.layers.base import LayerKind, Shape, Tensor
+from archc.layers.base import SELF, LayerKind, Shape, Tensor, tensor_key
 
 INPUT = "input"
 LAYER = "layer"
@@ -29,14 +29,21 @@ class Counts:
     macs: int = 0
     activation_elements: int = 0
     connections: int = 0
+    #: Attention's query-key and attention-value products, outside `macs`' convention.
+    attention_macs: int = 0
 
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """Receptive field size and jump (input pixels per output step), per axis."""
+    """Receptive field size and jump (input pixels per output step), per axis.
+
+    `whole` marks a field that is the entire input (after self-attention, where every
+    token sees every token); size and jump then keep the last windowed figures.
+    """
 
     size: tuple[int, int]
     jump: tuple[int, int]
+    whole: bool = False
 
 
 @dataclass(eq=False)
@@ -135,6 +142,17 @@ class Graph:
         """Every primitive layer (not the input), in execution order."""
         return [n for n in self.nodes if n.kind != INPUT]
 
+    def state_dict(self) -> list[tuple[str, Tensor]]:
+        """(key, tensor) of every parameter and buffer, in PyTorch's state_dict order.
+
+        A module lists its own tensors (layers held as plain attributes, `SELF`) first,
+        parameters before buffers, then its children's in order, as torch's
+        `Module.state_dict` does.
+        """
+        result: list[tuple[str, Tensor]] = []
+        _module_state(self.root, result)
+        return result
+
     def consumers(self) -> dict[int, list[int]]:
         """For each node id, the ids of the nodes that read its output."""
         result: dict[int, list[int]] = {n.id: [] for n in self.nodes}
@@ -142,3 +160,20 @@ class Graph:
             for source in node.inputs:
                 result[source].append(node.id)
         return result
+
+
+def _module_state(module: Module, result: list[tuple[str, Tensor]]) -> None:
+    own = [
+        (child.path, tensor)
+        for child in module.children
+        if isinstance(child, Node)
+        for tensor in child.tensors
+        if tensor.name == SELF
+    ]
+    result += [entry for entry in own if not entry[1].buffer]
+    result += [entry for entry in own if entry[1].buffer]
+    for child in module.children:
+        if isinstance(child, Module):
+            _module_state(child, result)
+        else:
+            result += [(tensor_key(child.path, t.name), t) for t in child.tensors if t.name != SELF]

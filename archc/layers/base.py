@@ -62,9 +62,21 @@ Pair = Annotated[
 """An int for both axes, or [height, width]."""
 
 
+#: The name of a tensor that is the layer itself rather than one of its module's: the
+#: parent module holds it as a plain attribute under the layer's own name, as torchvision
+#: holds `class_token`, `encoder.pos_embedding` or ConvNeXt's `layer_scale`. PyTorch lists a
+#: module's own tensors before its children's, and `tensor_key` / `state_dict_order` in
+#: archc.ir.graph follow it.
+SELF = ""
+
+
 @dataclass(frozen=True)
 class Tensor:
-    """A learnable parameter or a buffer of a layer, named as in PyTorch's state_dict."""
+    """A learnable parameter or a buffer of a layer, named as in PyTorch's state_dict.
+
+    `name` is relative to the layer's module (`weight`, `out_proj.bias`), or `SELF` for a
+    tensor that is the layer itself, held by its parent under the layer's name.
+    """
 
     name: str
     shape: Shape
@@ -74,6 +86,13 @@ class Tensor:
     def numel(self) -> int:
         """Number of elements."""
         return math.prod(self.shape)
+
+
+def tensor_key(path: str, name: str) -> str:
+    """The state_dict key of tensor `name` of the layer at `path`."""
+    if name == SELF:
+        return path
+    return f"{path}.{name}" if path else name
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,9 @@ class LayerKind:
     shape_rule: ClassVar[str] = "the input's volume, unchanged"
     #: The learnable parameters (and buffers) as a formula, for docs/language.md.
     param_rule: ClassVar[str] = "none"
+    #: Whether every output position sees every input position (self-attention): the
+    #: receptive field is then the whole input, not a window's span.
+    global_field: ClassVar[bool] = False
     #: What the network's output means when this kind produces it, for training code:
     #: "logits" (higher wins), "penalties" (lower wins: RBF distances) or "probabilities".
     output_scores: ClassVar[str] = "logits"
@@ -152,6 +174,11 @@ class LayerKind:
 
     def macs(self, f: Any, inputs: list[Shape], out: Shape) -> int:
         """Multiply-accumulates of one example (conv and linear only, by convention)."""
+        return 0
+
+    def attention_macs(self, f: Any, inputs: list[Shape], out: Shape) -> int:
+        """Multiply-accumulates of attention's query-key and attention-value products, which
+        the conv + linear convention leaves out (torchvision's GFLOPS add them)."""
         return 0
 
     def connections(self, f: Any, inputs: list[Shape], out: Shape) -> int:
@@ -204,6 +231,12 @@ def match_notation(text: str) -> tuple[LayerKind, dict[str, Any]] | None:
 
 def spatial(shape: Shape, layer: str) -> tuple[int, int, int]:
     """Unpack a [C, H, W] volume, or explain that the layer needs one."""
+    if len(shape) == 2:
+        raise ShapeError(
+            f"{layer} needs a CxHxW map, got the token sequence {fmt_shape(shape)} "
+            "(tokens x dim); turn it back into a map with tokens_to_map first",
+            code="E-SHAPE-RANK",
+        )
     if len(shape) != 3:
         raise ShapeError(
             f"{layer} needs a CxHxW volume, got {fmt_shape(shape)} "
@@ -211,6 +244,30 @@ def spatial(shape: Shape, layer: str) -> tuple[int, int, int]:
             code="E-SHAPE-RANK",
         )
     return shape  # type: ignore[return-value]
+
+
+def sequence(shape: Shape, layer: str) -> tuple[int, int]:
+    """Unpack a [T, D] token sequence (tokens x dim), or explain that the layer needs one."""
+    if len(shape) != 2:
+        what = "the map" if len(shape) == 3 else "the vector"
+        hint = "; turn a map into tokens with map_to_tokens first" if len(shape) == 3 else ""
+        raise ShapeError(
+            f"{layer} needs a token sequence (tokens x dim), got {what} {fmt_shape(shape)}" + hint,
+            code="E-SHAPE-RANK",
+        )
+    return shape  # type: ignore[return-value]
+
+
+def heads_of(dim: int, heads: int, shape: Shape) -> int:
+    """The width of one attention head, or explain that `dim` does not split into heads."""
+    if dim % heads:
+        raise ShapeError(
+            f"input {fmt_shape(shape)} has dim {dim}, which does not divide into "
+            f"{heads} heads ({dim} / {heads} = {dim / heads:g})",
+            "heads",
+            code="E-SHAPE-HEADS",
+        )
+    return dim // heads
 
 
 def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:

@@ -33,6 +33,7 @@ def count(graph: Graph) -> None:
                 macs=kind.macs(fields, shapes, node.shape),
                 activation_elements=math.prod(node.shape) if kind.makes_tensor else 0,
                 connections=kind.connections(fields, shapes, node.shape),
+                attention_macs=kind.attention_macs(fields, shapes, node.shape),
             )
             frozen = dataclasses.replace(trained, trainable_params=0)
             known = memo[key] = (tensors, trained, frozen, fields)

@@ -2,7 +2,9 @@
 
 For a window of size k, stride s and dilation d over an input whose field is (r, j):
 r' = r + d(k-1)j and j' = js. Pointwise layers keep the field; merges take the largest
-field of their inputs; layers whose output is a flat vector have none.
+field of their inputs; layers whose output is a flat vector have none. Token sequences keep
+the field of their patches until a layer mixes every token with every other (self-attention):
+from there on the field is the whole input, which no size can state honestly.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ def receptive_fields(graph: Graph) -> None:
     # One (fields, input volumes) pair has one window; see passes/counts.py for the memo.
     windows: dict[tuple, tuple[Window | None, Any]] = {}
     for node in nodes:
-        if len(node.shape) != 3:
+        if len(node.shape) < 2:
             node.receptive_field = None
             continue
         if node.kind == INPUT:
-            node.receptive_field = ReceptiveField((1, 1), (1, 1))
+            node.receptive_field = ReceptiveField((1, 1), (1, 1)) if len(node.shape) == 3 else None
             continue
         incoming = [f for i in node.inputs if (f := nodes[i].receptive_field) is not None]
         if not incoming:
             node.receptive_field = None
+            continue
+        if node.layer.global_field or any(f.whole for f in incoming):
+            node.receptive_field = _whole(incoming)
             continue
         shapes = [nodes[i].shape for i in node.inputs]
         key = (id(node.fields), *shapes)
@@ -49,3 +54,11 @@ def receptive_fields(graph: Graph) -> None:
             )
             jump = tuple(jump[a] * window.stride[a] for a in (0, 1))
         node.receptive_field = ReceptiveField(size, jump)
+
+
+def _whole(incoming: list[ReceptiveField]) -> ReceptiveField:
+    """The field of a layer that sees its whole input (the first such one makes it)."""
+    for field in incoming:
+        if field.whole:
+            return field
+    return ReceptiveField(incoming[0].size, incoming[0].jump, whole=True)

@@ -611,6 +611,35 @@ case(
     ["conv 'conv1'", "3072"],
 )
 case(
+    "conv_on_tokens",
+    "a convolution of a token sequence",
+    chain(
+        "- {type: conv, out: 64, kernel: 8, stride: 8}",
+        "- map_to_tokens",
+        "- @@{name: conv2, type: conv, out: 8, kernel: 3}",
+    ),
+    "E-SHAPE-RANK",
+    ["conv 'conv2'", "16x64", "token sequence", "tokens_to_map"],
+)
+case(
+    "attention_heads_indivisible",
+    "attention heads that do not divide the width",
+    chain(
+        "- {type: conv, out: 100, kernel: 8, stride: 8}",
+        "- map_to_tokens",
+        "- {name: attn, type: self_attention, heads: @@12}",
+    ),
+    "E-SHAPE-HEADS",
+    ["self_attention 'attn'", "16x100", "12 heads"],
+)
+case(
+    "attention_on_map",
+    "self-attention over a map, not a sequence",
+    chain("- {type: conv, out: 8, kernel: 3}", "- @@{name: attn, type: self_attention, heads: 2}"),
+    "E-SHAPE-RANK",
+    ["self_attention 'attn'", "30x30x8", "map_to_tokens"],
+)
+case(
     "pool_after_linear",
     "a pool over the output of a linear layer",
     chain("- flatten", "- {type: linear, out: 10}", "- @@{name: pool, type: maxpool}"),

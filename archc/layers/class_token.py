@@ -1,0 +1,42 @@
+"""class_token: a learned token prepended to the sequence (ViT's [class] token)."""
+
+from __future__ import annotations
+
+from archc.layers.base import SELF, FieldsModel, LayerKind, Shape, Tensor, TorchCode, sequence
+
+
+class ClassTokenFields(FieldsModel):
+    """`class_token` takes no fields. The token is a parameter of the enclosing module, under
+    the entry's name (torchvision's key `class_token`).
+
+    ```yaml
+    - {name: class_token, type: class_token}   # 196x768 -> 197x768
+    ```
+    """
+
+
+class ClassToken(LayerKind):
+    """Learned class token, prepended to every sequence (`torch.cat([token, x], 1)`)."""
+
+    type = "class_token"
+    Fields = ClassTokenFields
+    family = "other"
+    shape_rule = "(T + 1) x D: the token first, then the input's T tokens"
+    param_rule = "D (a 1 x 1 x D parameter held by the enclosing module, named after the entry)"
+
+    def infer(self, f: ClassTokenFields, inputs: list[Shape]) -> Shape:
+        tokens, dim = sequence(inputs[0], "class_token")
+        return (tokens + 1, dim)
+
+    def tensors(self, f: ClassTokenFields, inputs: list[Shape], out: Shape) -> list[Tensor]:
+        return [Tensor(SELF, (1, 1, out[1]))]
+
+    def describe(self, f: ClassTokenFields) -> str:
+        return "+1 token"
+
+    def torch(self, f: ClassTokenFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        # torchvision starts the token at zero; expand() makes one view per example.
+        return TorchCode(
+            f"nn.Parameter(torch.zeros(1, 1, {out[1]}))",
+            call="torch.cat([{self}.expand({0}.shape[0], -1, -1), {0}], dim=1)",
+        )
