@@ -14,6 +14,7 @@ torchvision's state_dict keys exactly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
