@@ -98,7 +98,12 @@ def network(draw):
     shape = (c, h, w)
     for i in range(draw(st.integers(1, 6))):
         c, h, w = shape
-        step = draw(st.sampled_from(["conv", "pool", "pointwise", "residual", "concat"]))
+        step = draw(
+            st.sampled_from(
+                ["conv", "pool", "pointwise", "residual", "concat", "gate", "channels_last"]
+                + ["shuffle", "norm"]
+            )
+        )
         name = f"l{i}"
         if step == "conv":
             entry, new = draw(conv(c, h, w, name))
@@ -126,6 +131,53 @@ def network(draw):
                     "inputs": [f"{name}_bn", layers[-1]["name"] if layers else "input"],
                 },
             ]
+            new = shape
+        elif step == "gate":
+            # squeeze-excitation: pool, 1x1 conv, a gate, the Cx1x1 result times the input.
+            source = layers[-1]["name"] if layers else "input"
+            entry = [
+                {"name": f"{name}_pool", "type": "adaptive_avgpool", "inputs": source},
+                {"name": f"{name}_fc", "type": "conv", "out": c, "kernel": 1},
+                {"name": f"{name}_gate", "type": draw(st.sampled_from(["hardsigmoid", "sigmoid"]))},
+                {"name": name, "type": "multiply", "inputs": [f"{name}_gate", source]},
+            ]
+            new = shape
+        elif step == "channels_last":
+            # ConvNeXt's stretch: to HxWxC, a norm and a linear on the last axis, and back,
+            # then a learned per-channel scale and stochastic depth.
+            out = draw(st.integers(1, 6))
+            entry = [
+                {"name": f"{name}_p", "type": "permute", "dims": [0, 2, 3, 1]},
+                {"name": f"{name}_ln", "type": "layernorm", "over": "last"},
+                {"name": f"{name}_fc", "type": "linear", "out": out, "over": "last"},
+                {"name": f"{name}_q", "type": "permute", "dims": [0, 3, 1, 2]},
+                {"name": f"{name}_s", "type": "layer_scale", "over": "channels"},
+                {"name": name, "type": "stochastic_depth", "p": 0.5},
+            ]
+            new = (out, h, w)
+        elif step == "shuffle":
+            # ShuffleNetV2's unit: split the channels, convolve one half, stack, shuffle.
+            if c % 2:
+                continue
+            source = layers[-1]["name"] if layers else "input"
+            entry = [
+                {"name": f"{name}_a", "type": "channel_split", "index": 0, "inputs": source},
+                {"name": f"{name}_b", "type": "channel_split", "index": 1, "inputs": source},
+                {"name": f"{name}_conv", "type": "conv", "out": c // 2, "kernel": 1},
+                {"name": f"{name}_cat", "type": "concat", "inputs": [f"{name}_a", f"{name}_conv"]},
+                {"name": name, "type": "channel_shuffle", "groups": 2},
+            ]
+            new = shape
+        elif step == "norm":
+            groups = draw(st.sampled_from([g for g in (1, 2, 4) if c % g == 0]))
+            entry = draw(
+                st.sampled_from(
+                    [
+                        {"name": name, "type": "layernorm", "over": "channels"},
+                        {"name": name, "type": "groupnorm", "groups": groups},
+                    ]
+                )
+            )
             new = shape
         else:
             # two branches from the same input, stacked: 1x1 and a padded 3x3.
@@ -192,9 +244,8 @@ def test_random_networks_match_torch(data, tmp_path_factory):
     for node in graph.layers():
         if node.path in seen:
             assert seen[node.path] == node.shape, node.path
-    state = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    ours = {f"{n.path}.{t.name}": t.shape for n in graph.layers() for t in n.tensors}
-    assert ours == state
+    state = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    assert [(key, t.shape) for key, t in graph.state_dict()] == state
     totals = json.loads(to_json(graph))["totals"]
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.torch
 
 SIZES = st.integers(1, 20)
 CHANNELS = st.integers(1, 8)
+VOLUME3 = st.tuples(st.integers(1, 8), st.integers(1, 6), st.integers(1, 6))
 
 
 def archc_layer(type_name: str, fields: dict, inputs: list[tuple[int, ...]]):
@@ -290,20 +291,159 @@ def test_batchnorm(affine, track, eps, shape):
 # --------------------------------------------------------------------------- vectors
 
 
-@given(
-    st.integers(1, 64),
-    st.booleans(),
-    st.one_of(st.tuples(st.integers(1, 64)), st.tuples(CHANNELS, SIZES, SIZES)),
+ANY_RANK = st.one_of(
+    st.tuples(st.integers(1, 64)), st.tuples(SIZES, CHANNELS), st.tuples(CHANNELS, SIZES, SIZES)
 )
-def test_linear(out_features, bias, shape):
-    kind, model, out = archc_layer("linear", {"out": out_features, "bias": bias}, [shape])
-    if len(shape) != 1:  # archc asks for a flatten; nn.Linear would act on the last axis
+
+
+@given(st.integers(1, 64), st.booleans(), ANY_RANK, st.sampled_from([None, "last"]))
+def test_linear(out_features, bias, shape, over):
+    fields = {"out": out_features, "bias": bias, "over": over}
+    kind, model, out = archc_layer("linear", fields, [shape])
+    if len(shape) == 3 and over is None:
+        # archc asks for a flatten (or `over: last`); nn.Linear would act on the last axis
         assert out is None
         return
-    module = nn.Linear(shape[0], out_features, bias=bias)
+    module = nn.Linear(shape[-1], out_features, bias=bias)
     assert out == torch_output(module, [shape])
     assert_tensors(kind, model, [shape], out, module)
     assert kind.macs(model, [shape], out) == torch_macs(module, shape)
+
+
+def _over_module(over, shape, make):
+    """A torch layer `make(n)` applied as `over` says: channels via a channels-last permute
+    (torchvision's LayerNorm2d), else on the last axis; None where archc must refuse."""
+    if over is None and len(shape) == 3:
+        return None
+    if over == "channels":
+        module = make(shape[0])
+        return module, lambda x: module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    module = make(shape[-1])
+    return module, module
+
+
+@given(
+    ANY_RANK,
+    st.sampled_from([None, "channels", "last"]),
+    st.booleans(),
+    st.booleans(),
+    st.floats(1e-7, 1e-3),
+)
+def test_layernorm(shape, over, affine, bias, eps):
+    fields = {"over": over, "affine": affine, "bias": bias, "eps": eps}
+    kind, model, out = archc_layer("layernorm", fields, [shape])
+    made = _over_module(
+        over, shape, lambda n: nn.LayerNorm(n, eps=eps, elementwise_affine=affine, bias=bias)
+    )
+    if made is None:  # a CxHxW volume must say which axis
+        assert out is None
+        return
+    module, run = made
+    assert out == torch_output(run, [shape])
+    if out is not None:
+        assert_tensors(kind, model, [shape], out, module)
+
+
+@given(st.integers(1, 4), st.booleans(), st.one_of(st.tuples(CHANNELS, SIZES, SIZES)))
+def test_groupnorm(groups, affine, shape):
+    kind, model, out = archc_layer("groupnorm", {"groups": groups, "affine": affine}, [shape])
+    try:
+        module = nn.GroupNorm(groups, shape[0], affine=affine)
+    except ValueError:  # torch refuses groups that do not divide the channels
+        assert out is None
+        return
+    assert out == torch_output(module, [shape])
+    assert_tensors(kind, model, [shape], out, module)
+
+
+@given(ANY_RANK, st.sampled_from([None, "channels", "last"]), st.floats(1e-6, 1.0))
+def test_layer_scale(shape, over, value):
+    """ConvNeXt's `self.layer_scale * x`: a parameter the parent holds (`SELF`), its key the
+    layer's own path."""
+    kind, model, out = archc_layer("layer_scale", {"over": over, "value": value}, [shape])
+    if over is None and len(shape) == 3:
+        assert out is None
+        return
+    if over == "channels" and len(shape) != 3:
+        assert out is None
+        return
+    n = shape[0] if over == "channels" else shape[-1]
+    scale = nn.Parameter(torch.full((n, 1, 1) if over == "channels" else (n,), value))
+    assert out == torch_output(lambda x: scale * x, [shape])
+    assert [(t.name, t.shape, t.buffer) for t in kind.tensors(model, [shape], out)] == [
+        ("", tuple(scale.shape), False)
+    ]
+
+
+def _stochastic_depth(x, p, mode, training):
+    """torchvision.ops.stochastic_depth, as its documentation defines it."""
+    if not training or p == 0.0:
+        return x
+    size = [x.shape[0]] + [1] * (x.ndim - 1) if mode == "row" else [1] * x.ndim
+    noise = torch.empty(size).bernoulli_(1 - p)
+    return x * noise / (1 - p) if p < 1 else x * noise
+
+
+@given(st.floats(0, 1), st.sampled_from(["row", "batch"]), ANY_RANK)
+def test_stochastic_depth(p, mode, shape):
+    kind, model, out = archc_layer("stochastic_depth", {"p": p, "mode": mode}, [shape])
+    assert out == torch_output(lambda x: _stochastic_depth(x, p, mode, True), [shape])
+    assert kind.tensors(model, [shape], out) == []
+
+
+@given(ANY_RANK, st.data())
+def test_permute(shape, data):
+    rank = len(shape) + data.draw(st.sampled_from([1, 1, 1, 0, 2]))  # sometimes wrong
+    rest = data.draw(st.permutations(list(range(1, max(rank, 1)))))
+    dims = [0, *rest]
+    kind, model, out = archc_layer("permute", {"dims": dims}, [shape])
+    assert out == torch_output(lambda x: torch.permute(x, dims), [shape])
+    if out is not None:
+        assert kind.tensors(model, [shape], out) == []
+
+
+def test_permute_refuses_what_is_no_order_of_axes():
+    from pydantic import ValidationError
+
+    for dims in ([0, 1, 1, 2], [1, 0, 2, 3], [0, 2, 3]):
+        with pytest.raises(ValidationError):
+            REGISTRY["permute"].Fields.model_validate({"dims": dims})
+
+
+@given(st.integers(1, 4), st.integers(0, 4), st.one_of(st.tuples(st.integers(1, 12)), VOLUME3))
+def test_channel_split(parts, index, shape):
+    kind, model, out = archc_layer("channel_split", {"parts": parts, "index": index}, [shape])
+    assert out == torch_output(lambda x: x.chunk(parts, 1)[index], [shape])
+    if out is not None:
+        code = kind.torch(model, [shape], out)
+        x = torch.randn(2, *shape)
+        assert torch.equal(_run_call(code.call, x), x.chunk(parts, 1)[index])
+
+
+def _channel_shuffle(x, groups):
+    """torchvision.models.shufflenetv2.channel_shuffle, as written there (4-D input)."""
+    batchsize, num_channels, height, width = x.size()
+    channels_per_group = num_channels // groups
+    x = x.view(batchsize, groups, channels_per_group, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batchsize, num_channels, height, width)
+
+
+def _run_call(call, *values):
+    """A layer's forward expression (`{0}.chunk(2, 1)[0]`) evaluated on tensors."""
+    names = [f"v{i}" for i in range(len(values))]
+    return eval(call.format(*names), {"torch": torch}, dict(zip(names, values, strict=True)))
+
+
+@given(st.integers(1, 4), VOLUME3)
+def test_channel_shuffle(groups, shape):
+    kind, model, out = archc_layer("channel_shuffle", {"groups": groups}, [shape])
+    assert out == torch_output(lambda x: _channel_shuffle(x, groups), [shape])
+    if out is not None:
+        x = torch.randn(2, *shape)
+        code = kind.torch(model, [shape], out)
+        assert torch.equal(_run_call(code.call, x), _channel_shuffle(x, groups))
+        assert kind.tensors(model, [shape], out) == []
 
 
 @given(st.one_of(st.tuples(st.integers(1, 64)), st.tuples(CHANNELS, SIZES, SIZES)))
@@ -351,6 +491,7 @@ ACTIVATIONS = {
     "elu": lambda f: nn.ELU(),
     "silu": lambda f: nn.SiLU(),
     "hardswish": lambda f: nn.Hardswish(),
+    "hardsigmoid": lambda f: nn.Hardsigmoid(),
     "gelu": lambda f: nn.GELU(),
     "sigmoid": lambda f: nn.Sigmoid(),
     "tanh": lambda f: nn.Tanh(),
@@ -377,6 +518,14 @@ COVERED = {
     "subsample_pad",
     "add",
     "concat",
+    "multiply",
+    "layernorm",
+    "groupnorm",
+    "layer_scale",
+    "stochastic_depth",
+    "permute",
+    "channel_split",
+    "channel_shuffle",
 }
 
 
@@ -388,7 +537,7 @@ def test_every_layer_kind_is_compared_with_torch():
 
 
 @pytest.mark.parametrize("type_name", sorted(ACTIVATIONS))
-@settings(max_examples=max(10, settings().max_examples // 4))  # ten kinds share one rule
+@settings(max_examples=max(10, settings().max_examples // 4))  # these kinds share one rule
 @given(
     st.one_of(st.tuples(st.integers(1, 64)), st.tuples(CHANNELS, SIZES, SIZES)),
     st.floats(0.001, 0.5),
@@ -459,3 +608,26 @@ def test_concat(shapes, same_size):
         shapes = [(s[0], *shapes[0][1:]) if len(s) == len(shapes[0]) else s for s in shapes]
     kind, model, out = archc_layer("concat", {}, shapes)
     assert out == torch_output(lambda *xs: torch.cat(xs, 1), shapes)
+
+
+@given(st.lists(VOLUMES, min_size=2, max_size=3), st.data())
+def test_multiply(shapes, data):
+    """Squeeze-excitation's gate: size-1 axes broadcast, ranks must agree."""
+    if data.draw(st.booleans()):  # often a gate: the first volume with some axes set to 1
+        base = shapes[0]
+        gate = tuple(1 if data.draw(st.booleans()) else s for s in base)
+        shapes = [gate, base, *shapes[2:]]
+    kind, model, out = archc_layer("multiply", {}, shapes)
+
+    def run(*xs):
+        if len({x.dim() for x in xs}) != 1:
+            raise RuntimeError("ranks differ")  # archc's rule: no rank broadcasting
+        result = xs[0]
+        for x in xs[1:]:
+            result = result * x
+        return result
+
+    assert out == torch_output(run, shapes)
+    if out is not None:
+        values = [torch.randn(2, *s) for s in shapes]
+        assert torch.equal(_run_call(kind.torch(model, shapes, out).call, *values), run(*values))

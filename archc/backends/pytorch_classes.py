@@ -32,7 +32,7 @@ from archc.backends.pytorch_code import (
 from archc.backends.pytorch_forward import attribute, forward_statements, steps_of
 from archc.backends.pytorch_unify import Mismatch, contains_slot, resolve, unify
 from archc.ir.graph import Graph, Module, Node
-from archc.layers.base import TorchCode, fmt_shape
+from archc.layers.base import SELF, TorchCode, fmt_shape
 
 ROOT_KEY = ("root",)
 
@@ -323,6 +323,8 @@ class Generator:
         if full is None:
             return None
         optional = [a for a in order if any(a not in m.attrs for m in members)]
+        if set(optional) & _held_tensors(members):
+            return None  # `x if self.t is None else ...` is written for modules, not tensors
         inline = set(full.refs) - set(order)  # merges and functional forms
         if any(not inline <= set(m.refs) for m in members):
             return None
@@ -494,6 +496,16 @@ class Generator:
                 lines += comment_block(cls.forward_notes[k], "        ")
             lines += statement(code, "        ", comment)
         return lines
+
+
+def _held_tensors(members: list[Instance]) -> set[str]:
+    """Names of the tensors (layer scale, class token) the instances hold as attributes."""
+    return {
+        child.name
+        for inst in members
+        for child in inst.module.children
+        if isinstance(child, Node) and any(t.name == SELF for t in child.tensors)
+    }
 
 
 def _frozen(value: Any) -> Any:

@@ -8,7 +8,8 @@ own initialization under every scheme. `default` is PyTorch's own initialization
 from __future__ import annotations
 
 from archc.backends.pytorch_code import comment_text, source_location
-from archc.ir.graph import Graph
+from archc.ir.graph import Graph, Node
+from archc.layers.base import SELF
 from archc.passes.init_check import scheme
 
 _WEIGHT_LOOP = '''
@@ -57,11 +58,16 @@ def _function(name: str) -> str:
     return "default_init" if name == "default" else _SCHEMES[name][0]
 
 
-def module_ref(path: str) -> str:
-    """Python that reaches the module at a dotted path from `self`."""
+def module_ref(path: str, tensor: bool = False) -> str:
+    """Python that reaches the module (or a bare parameter) at a dotted path from `self`."""
     if all(part.isidentifier() for part in path.split(".")):
         return "self." + path
-    return f'self.get_submodule("{path}")'
+    return f'self.{"get_parameter" if tensor else "get_submodule"}("{path}")'
+
+
+def _held(node: Node) -> bool:
+    """Whether the layer is a tensor its parent holds (`SELF`), not a module."""
+    return any(t.name == SELF for t in node.tensors)
 
 
 def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
@@ -77,7 +83,8 @@ def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
         lines.append(f"        {_function(base)}(self)")
     for node in graph.layers():
         params = [t for t in node.tensors if not t.buffer]
-        if node.init is None or not params or scheme(node.init) == base:
+        # A tensor the parent holds (layer scale, class token) is no layer with a weight.
+        if node.init is None or not params or scheme(node.init) == base or _held(node):
             continue
         own = scheme(node.init)
         if own not in used:
@@ -88,7 +95,8 @@ def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
     if frozen:
         lines.append("        # Frozen layers (`trainable: false`)")
     for node in frozen:
-        lines.append(f"        {module_ref(node.path)}.requires_grad_(False)")
+        ref = module_ref(node.path, tensor=_held(node))
+        lines.append(f"        {ref}.requires_grad_(False)")
     sources = []
     for name in sorted(used):
         if name == "default":

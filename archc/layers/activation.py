@@ -1,4 +1,4 @@
-"""Activation functions: relu, relu6, leaky_relu, elu, gelu, silu, sigmoid, tanh, ...
+"""Activation functions: relu, relu6, leaky_relu, elu, gelu, silu, hardswish, hardsigmoid, ...
 
 The exception to one-file-per-kind: these kinds differ only in a name, a PyTorch class and
 an optional slope, so one table defines them all (each is still its own registered kind).
@@ -73,6 +73,12 @@ ELU = _activation("elu", "nn.ELU", "Exponential linear unit (`nn.ELU`).", True)
 SiLU = _activation("silu", "nn.SiLU", "Sigmoid-weighted linear unit, swish (`nn.SiLU`).", True)
 Hardswish = _activation("hardswish", "nn.Hardswish", "Hard swish (`nn.Hardswish`).", True)
 GELU = _activation("gelu", "nn.GELU", "Gaussian error linear unit (`nn.GELU`).", False)
+Hardsigmoid = _activation(
+    "hardsigmoid",
+    "nn.Hardsigmoid",
+    "Hard sigmoid, relu6(x + 3) / 6 (`nn.Hardsigmoid`): MobileNetV3's gate.",
+    True,
+)
 Sigmoid = _activation("sigmoid", "nn.Sigmoid", "Logistic sigmoid (`nn.Sigmoid`).", False)
 Tanh = _activation("tanh", "nn.Tanh", "Hyperbolic tangent (`nn.Tanh`).", False)
 

@@ -130,7 +130,18 @@ class TorchCode:
 
 
 class LayerKind:
-    """Base class of layer kinds; subclasses register themselves by their `type`."""
+    """Base class of layer kinds; subclasses register themselves by their `type`.
+
+    A tensor held by the parent module. Some networks keep a learned tensor directly on a
+    module, not in a child module: ConvNeXt's block multiplies by `self.layer_scale =
+    nn.Parameter(...)` (key `features.1.0.layer_scale`), ViT holds `class_token` and its
+    encoder `pos_embedding`. Such a kind's `tensors()` returns one Tensor named `SELF`;
+    its `torch()` returns a TorchCode whose `module` builds it (`nn.Parameter(...)`, or
+    `nn.Buffer(...)` for a buffer), assigned as `self.<layer name> = ...`, and whose `call`
+    uses it (`{self} * {0}`). The layer's name is then the attribute and its path the
+    state_dict key (`tensor_key`); `Graph.state_dict` lists it before the parent's child
+    modules, as PyTorch does, and the parent is a generated class, never an nn.Sequential.
+    """
 
     type: ClassVar[str] = ""
     Fields: ClassVar[type[BaseModel]] = FieldsModel
@@ -321,6 +332,33 @@ def describe_uneven(
     )
 
 
+def feature_size(shape: Shape, over: str | None, layer: str) -> int:
+    """The size of the axis a per-feature layer acts on (layer norm, a channels-last linear).
+
+    `over: channels` is C of a CxHxW volume (torchvision's LayerNorm2d); `over: last` is
+    the last axis of any volume (nn.LayerNorm, nn.Linear: W of a CxHxW volume, C of a
+    channels-last HxWxC one after a permute). Unset, a vector's or a sequence's last axis;
+    on a CxHxW volume the choice must be written, since either one is a common intent.
+    """
+    if over == "channels":
+        if len(shape) != 3:
+            raise ShapeError(
+                f"{layer} over channels needs a CxHxW volume, got {fmt_shape(shape)}",
+                "over",
+                code="E-SHAPE-RANK",
+            )
+        return shape[0]
+    if over is None and len(shape) >= 3:
+        raise ShapeError(
+            f"{layer} on the volume {fmt_shape(shape)} must say which axis it acts on: "
+            "`over: channels` (C at every pixel) or `over: last` (the last axis, as torch "
+            "does: channels-last after a permute); or flatten first",
+            "over",
+            code="E-SHAPE-RANK",
+        )
+    return shape[-1]
+
+
 def fmt_shape(shape: Shape) -> str:
     """A volume in the lecture's notation: 55x55x96 (H x W x C), or 4096 for a vector."""
     if len(shape) == 3:
@@ -337,6 +375,11 @@ def fmt_pair(pair: tuple[int, int]) -> str:
 def torch_pair(pair: tuple[int, int]) -> str:
     """A pair as PyTorch code: `3` when square, `(1, 7)` otherwise."""
     return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def torch_tuple(values: tuple[int, ...]) -> str:
+    """A tuple as PyTorch code: `(96, 1, 1)`, `(96,)`."""
+    return f"({values[0]},)" if len(values) == 1 else f"({', '.join(map(str, values))})"
 
 
 def kwargs(**items: Any) -> str:

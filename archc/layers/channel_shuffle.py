@@ -1,0 +1,42 @@
+"""channel_shuffle: interleave the channels of groups (ShuffleNet), done in forward."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt
+
+from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode
+
+
+class ChannelShuffleFields(FieldsModel):
+    """Fields of `channel_shuffle`.
+
+    ```yaml
+    - {type: channel_shuffle, groups: 2}   # ShuffleNetV2, after its concat
+    ```
+    """
+
+    groups: PositiveInt = Field(description="number of groups whose channels are interleaved")
+
+
+class ChannelShuffle(LayerKind):
+    """Channel shuffle (Zhang et al., 2018): channels [a0 a1 b0 b1] become [a0 b0 a1 b1];
+    torchvision's `channel_shuffle` function, written in forward with no module."""
+
+    type = "channel_shuffle"
+    Fields = ChannelShuffleFields
+    shape_rule = "the input's volume, unchanged; `groups` must divide C"
+
+    def infer(self, f: ChannelShuffleFields, inputs: list[Shape]) -> Shape:
+        if inputs[0][0] % f.groups:
+            raise ShapeError(f"{f.groups} groups do not divide {inputs[0][0]} channels", "groups")
+        return inputs[0]
+
+    def describe(self, f: ChannelShuffleFields) -> str:
+        return f"{f.groups} groups"
+
+    def torch(self, f: ChannelShuffleFields, inputs: list[Shape], out: Shape) -> TorchCode:
+        # Reshape to (groups, C / groups), swap the two, and flatten back: the same values
+        # in the same order as torchvision's view / transpose / view.
+        return TorchCode(
+            None, call=f"{{0}}.unflatten(1, ({f.groups}, -1)).transpose(1, 2).flatten(1, 2)"
+        )
