@@ -41,24 +41,43 @@ def test_language_md_covers_every_kind_and_key():
         assert f"| `{key}` |" in text
 
 
+def _typical_uses(kind):
+    """(fields, inputs, output) a kind takes: its docs' first YAML example with fields, then
+    its required fields set to 16 (kernels 3); each on the first of a map, a token sequence,
+    a vector and a wide map that it accepts."""
+    import yaml
+
+    candidates = []
+    example = (kind.Fields.__doc__ or "").split("```yaml")
+    if len(example) > 1:
+        for entry in yaml.safe_load(example[1].split("```")[0]) or []:
+            if isinstance(entry, dict):
+                candidates.append({k: v for k, v in entry.items() if k not in ENTRY_KEYS})
+                break
+    required = {n: 16 for n, f in kind.Fields.model_fields.items() if f.is_required()}
+    if "kernel" in required:
+        required["kernel"] = 3
+    candidates.append(required)
+    for values in candidates:
+        try:
+            fields = kind.Fields.model_validate(values)
+        except ValueError:  # pydantic's ValidationError: 16 is no permutation of axes
+            continue
+        for shape in ((8, 16, 16), (16, 16), (8,), (64, 16, 16)):
+            inputs = [shape] * kind.min_inputs
+            try:
+                yield fields, inputs, kind.infer(fields, inputs)
+            except ShapeError:
+                continue
+
+
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
 def test_learnable_kinds_state_their_parameter_formula(type_name):
     """A kind that owns tensors on a typical input documents a formula, not `none`."""
     kind = REGISTRY[type_name]
-    required = {n: 16 for n, f in kind.Fields.model_fields.items() if f.is_required()}
-    if "kernel" in required:
-        required["kernel"] = 3
-    fields = kind.Fields.model_validate(required)
-    # A typical input: the first of a map, a token sequence and a vector the kind accepts.
-    for shape in ((8, 16, 16), (16, 16), (8,)):
-        inputs = [shape] * kind.min_inputs
-        try:
-            out = kind.infer(fields, inputs)
-            break
-        except ShapeError:
-            continue
-    else:
-        pytest.fail(f"{type_name} takes none of a map, a sequence or a vector")
+    uses = list(_typical_uses(kind))
+    assert uses, f"{type_name}: neither its docs' example nor a typical input is accepted"
+    fields, inputs, out = uses[0]
     if kind.tensors(fields, inputs, out):
         assert kind.param_rule != "none"
     else:
