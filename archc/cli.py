@@ -79,6 +79,10 @@ class _SafeGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`archc explain | head`): nothing is wrong with archc.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except SpecError as exc:
             _fail(exc.diagnostics)
         except Exception as exc:  # noqa: BLE001 - the last line of defence, on purpose
@@ -101,7 +105,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
 @click.option("--variant", "-v", help="Variant to check (default: the spec's default).")
 @click.option("--all-variants", is_flag=True, help="Check every variant of each spec.")
 @click.option(
@@ -118,7 +122,8 @@ def check(
     stdin_filename: str | None,
     overrides: dict,
 ) -> None:
-    """Validate specs and print every diagnostic. `-` reads a spec from standard input."""
+    """Validate specs (files, or folders of *.yaml) and print every diagnostic. `-` reads a
+    spec from standard input."""
     from archc.pipeline import analyse
     from archc.spec.loader import load_spec
 
@@ -126,26 +131,40 @@ def check(
         raise click.UsageError("standard input (-) can be read once")
     if stdin_filename is not None and "-" not in specs:
         raise click.UsageError("--stdin-filename names the spec read from standard input (-)")
-    reporter = Reporter()
+    diagnostics: list = []
+    sources: dict[str, str] = {}
     checked = 0
-    for path in specs:
+
+    def collect(reporter: Reporter) -> None:
+        diagnostics.extend(d for d in reporter.diagnostics if d not in diagnostics)
+
+    # Each file and each variant gets its own Reporter: one spec's errors must not stop
+    # the next one from being checked (a Reporter's stage checks see every error in it).
+    for path in _spec_files(specs):
+        reporter = Reporter()
         try:
             if path == "-":
                 data = sys.stdin.buffer.read()
-                spec = load_spec(stdin_filename or "<stdin>", reporter, data)
+                name = stdin_filename or "<stdin>"
+                sources[name] = data.decode("utf-8", errors="replace")
+                spec = load_spec(name, reporter, data)
             else:
                 spec = load_spec(path, reporter)
         except SpecError:
+            collect(reporter)
             continue
+        collect(reporter)
         names = spec.variant_names() if all_variants else [variant]
         for name in names:
+            reporter = Reporter()
             try:
                 analyse(spec, name, reporter, overrides)
                 checked += 1
             except SpecError:
                 pass
-    print_diagnostics(reporter.diagnostics, sys.stderr)
-    if reporter.errors:
+            collect(reporter)
+    print_diagnostics(diagnostics, sys.stderr, sources)
+    if any(d.severity == "error" for d in diagnostics):
         sys.exit(1)
     click.echo(f"ok: {checked} network{'s' if checked != 1 else ''} checked", err=True)
 
@@ -215,6 +234,36 @@ def variants(spec: str) -> None:
 
 
 @main.command()
+@click.argument("code", required=False)
+def explain(code: str | None) -> None:
+    """Explain a diagnostic code (E-SHAPE-ADD): what it means, an example, the fix; without
+    CODE, list every code."""
+    import json
+    import textwrap
+    from importlib import resources
+
+    catalog = json.loads(resources.files("archc").joinpath("errors.json").read_text("utf-8"))
+    if code is None:
+        for name, entry in catalog.items():
+            click.echo(f"{name:<24} {entry['title']}")
+        return
+    entry = catalog.get(code.strip().upper())
+    if entry is None:
+        from archc.diagnostics import did_you_mean
+
+        hint = did_you_mean(code.strip().upper(), catalog)
+        raise click.UsageError(
+            f"unknown code '{code}'{'; ' + hint if hint else ''} (`archc explain` lists them)"
+        )
+    name = code.strip().upper()
+    click.echo(f"{name}: {entry['title']}\n")
+    click.echo(textwrap.fill(entry["explain"], 88) + "\n")
+    if "spec" in entry:
+        click.echo("For example:\n\n" + textwrap.indent(entry["spec"].rstrip(), "    ") + "\n")
+    click.echo(textwrap.fill(f"Fix: {entry['fix']}", 88))
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors)."""
     import json
@@ -225,11 +274,15 @@ def schema() -> None:
 
 
 def _spec_files(specs: tuple[str, ...]) -> list[str]:
+    """The spec files named, a folder standing for its `*.yaml` files (as `build` takes)."""
     files: list[str] = []
     for item in specs:
         path = Path(item)
-        if path.is_dir():
-            files.extend(str(p) for p in sorted(path.glob("*.yaml")))
+        if item != "-" and path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                raise click.UsageError(f"folder '{item}' holds no *.yaml spec")
+            files.extend(str(p) for p in found)
         else:
             files.append(item)
     return files

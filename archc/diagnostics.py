@@ -40,9 +40,10 @@ class Diagnostic:
 
     def format(self) -> str:
         """Render as `FILE:LINE:COL: severity[CODE]: message`, notes indented below, the
-        last one naming the section of docs/errors.md that explains the code."""
+        last one naming the command that explains the code (`archc explain E-CODE`, the
+        section of docs/errors.md, shipped with archc so it works offline)."""
         head = f"{self.span}: {self.severity}[{self.code}]: {self.message}"
-        notes = [*self.notes, f"see docs/errors.md#{self.code.lower()}"]
+        notes = [*self.notes, f"`archc explain {self.code}` explains this code"]
         return "\n".join([head, *(f"    note: {note}" for note in notes)])
 
 
@@ -114,15 +115,74 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
-def print_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO) -> None:
-    """Print diagnostics one per line (sorted by place), then a count line."""
+def print_diagnostics(
+    diagnostics: Iterable[Diagnostic], stream: TextIO, sources: dict[str, str] | None = None
+) -> None:
+    """Print diagnostics (sorted by place), each with its source line and a caret under the
+    column, then a count line. `sources` gives the text of files not on disk (stdin)."""
     items = sorted(diagnostics, key=lambda d: (d.span, d.severity != ERROR, d.code))
+    texts = dict(sources or {})
     for diagnostic in items:
-        print(diagnostic.format(), file=stream)
+        head, *notes = diagnostic.format().split("\n")
+        print(head, file=stream)
+        for line in excerpt(diagnostic.span, texts):
+            print(line, file=stream)
+        for note in notes:
+            print(note, file=stream)
     errors = sum(d.severity == ERROR for d in items)
     warnings = len(items) - errors
     if items:
         print(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}", file=stream)
+
+
+#: Source lines longer than this are shown as a window around the column.
+_EXCERPT_WIDTH = 100
+#: Files larger than this are not read for an excerpt (archc refuses them anyway).
+_EXCERPT_MAX_BYTES = 1 << 20
+
+
+def excerpt(span: Span, texts: dict[str, str]) -> list[str]:
+    """The span's source line and a caret under its column, as two indented lines (none
+    when the file cannot be read). `texts` caches file contents by path."""
+    if span.file not in texts:
+        texts[span.file] = _read_source(span.file)
+    lines = texts[span.file].splitlines()
+    if not 0 < span.line <= len(lines):
+        return []
+    # One character per character, so the caret stays under its column: a tab is a space,
+    # other control characters (a terminal escape in a hostile file) are shown as '?'.
+    text = "".join(
+        " " if c == "\t" else "?" if c < " " or "\x7f" <= c <= "\x9f" else c
+        for c in lines[span.line - 1]
+    )
+    col = min(max(span.col, 1), len(text) + 1)
+    start = 0
+    if len(text) > _EXCERPT_WIDTH:
+        start = max(0, min(col - 1 - _EXCERPT_WIDTH // 2, len(text) - _EXCERPT_WIDTH))
+        text = text[start : start + _EXCERPT_WIDTH]
+        text = (
+            ("..." if start else "")
+            + text
+            + ("..." if start + _EXCERPT_WIDTH < len(lines[span.line - 1]) else "")
+        )
+        start -= 3 if start else 0
+    number = str(span.line)
+    return [
+        f"    {number} | {text.rstrip()}",
+        f"    {' ' * len(number)} | {' ' * (col - 1 - start)}^",
+    ]
+
+
+def _read_source(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        file = Path(path)
+        if not file.is_file() or file.stat().st_size > _EXCERPT_MAX_BYTES:
+            return ""
+        return file.read_bytes().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return ""
 
 
 def _plural(count: int, noun: str) -> str:

@@ -139,3 +139,80 @@ def test_a_forward_reference_does_not_hide_a_later_shape_mismatch(write_spec):
     # A concat's width depends on the input it lacks: its output stays unknown, so the
     # conv after it is not checked against a guess.
     assert "input 'd' is defined later" in heads[2]
+
+
+def test_check_takes_a_folder_as_build_does(tmp_path):
+    """`archc check specs/` was refused ("is a directory"); it checks every *.yaml in it,
+    and one spec's error no longer stops the next spec from being checked."""
+    from tests.conftest import SPECS
+
+    status, output = _check(str(SPECS))
+    assert status == 0, output
+    assert output == f"ok: {len(list(SPECS.glob('*.yaml')))} networks checked\n"
+    (tmp_path / "a.yaml").write_text("network: a\ninput: [3, 8, 8]\nlayers: [cnv]\n")
+    (tmp_path / "b.yaml").write_text("network: b\ninput: [3, 8, 8]\nlayers: [rlu]\n")
+    status, output = _check(str(tmp_path))
+    assert status == 1
+    assert [h.split(":")[0] for h in _heads(output)] == [
+        str(tmp_path / "a.yaml"),
+        str(tmp_path / "b.yaml"),
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["check", str(empty)])
+    assert result.exit_code == 2 and "holds no *.yaml spec" in result.output
+
+
+def test_a_diagnostic_shows_its_source_line_and_a_caret(write_spec):
+    """The CLI showed no source (the serve page did): now the line and a caret under the
+    column follow the first line, whose format is the CONTRACT's, unchanged."""
+    path = write_spec(
+        "network: t\ninput: [3, 32, 32]\nlayers:\n"
+        "  - {name: a, type: conv, out: 8, kernel: 3}\n"
+        "  - {name: b, type: add, inputs: [a, input]}\n"
+    )
+    status, output = _check(str(path))
+    assert status == 1
+    lines = output.splitlines()
+    head = lines[0]
+    assert head.startswith(f"{path}:5:34: error[E-SHAPE-ADD]: ")
+    assert lines[1] == "    5 |   - {name: b, type: add, inputs: [a, input]}"
+    assert lines[2] == "      | " + " " * 33 + "^"  # under column 34: the inputs' list
+    assert lines[3] == "    note: `archc explain E-SHAPE-ADD` explains this code"
+
+
+def test_excerpts_are_safe_and_short(write_spec):
+    """A hostile line (a terminal escape) is shown with '?' in its place, and a very long
+    line as a window around the column, the caret still under it."""
+    from archc.diagnostics import Span, excerpt
+
+    text = "x: \x1b[31m" + "a" * 300 + "BAD" + "b" * 300 + "\n"
+    line, caret = excerpt(Span("f.yaml", 1, 3 + 5 + 300 + 1), {"f.yaml": text})
+    assert "\x1b" not in line and len(line) < 130
+    assert line[caret.index("^") : caret.index("^") + 3] == "BAD"
+
+
+def test_explain_prints_a_code_offline_as_errors_md_has_it():
+    """`note: see docs/errors.md#...` meant nothing after a pip install; the note now
+    names `archc explain CODE`, which reads the catalogue shipped inside the package."""
+    import json
+    import sys
+    from importlib import resources
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "docs" / "tools"))
+    import gen_errors
+
+    shipped = resources.files("archc").joinpath("errors.json").read_text("utf-8")
+    assert shipped == gen_errors.catalog_json(), "run python docs/tools/make_docs.py"
+    assert "errors.json" in (ROOT / "pyproject.toml").read_text()  # packaged
+    result = CliRunner().invoke(main, ["explain", "e-shape-add"])
+    assert result.exit_code == 0
+    entry = json.loads(shipped)["E-SHAPE-ADD"]
+    assert result.output.startswith(f"E-SHAPE-ADD: {entry['title']}\n")
+    assert " ".join(result.output.split()).count(" ".join(entry["fix"].split())) == 1
+    page = (ROOT / "docs" / "errors.md").read_text()
+    assert all(code in page for code in json.loads(shipped))
+    wrong = CliRunner().invoke(main, ["explain", "E-SHAPE-ADDD"])
+    assert wrong.exit_code == 2 and "did you mean 'E-SHAPE-ADD'?" in wrong.output

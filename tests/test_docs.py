@@ -157,7 +157,7 @@ def test_diagnostics_point_at_the_errors_page(write_spec):
     text = Diagnostic("E-SHAPE-ADD", "error", "boom", Span("x.yaml", 3, 5)).format()
     head, *notes = text.split("\n")
     assert head == "x.yaml:3:5: error[E-SHAPE-ADD]: boom"
-    assert notes[-1] == "    note: see docs/errors.md#e-shape-add"
+    assert notes[-1] == "    note: `archc explain E-SHAPE-ADD` explains this code"
     page = (ROOT / "docs/errors.md").read_text()
     assert "\n## E-SHAPE-ADD\n" in page and gen_errors.anchor("E-SHAPE-ADD") == "e-shape-add"
 

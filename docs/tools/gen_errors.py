@@ -25,9 +25,11 @@ archc reports every problem it finds in a spec as one line on stderr,
 
     FILE:LINE:COL: error[E-CODE]: message
 
-(`warning[W-CODE]` for warnings), with `note:` lines below where it can suggest more (the
-last one, `see docs/errors.md#e-code`, points at the code's section here), and exits with
-status 1 if there was any error. LINE and COL point at the YAML node at fault.
+(`warning[W-CODE]` for warnings), then the source line with a caret under COL, and
+`note:` lines where it can suggest more. The last note names `archc explain E-CODE`,
+which prints the code's section of this page (it ships with archc, so it works offline).
+archc exits with status 1 if there was any error. LINE and COL point at the YAML node at
+fault.
 This page explains each code, with the smallest spec that triggers it (saved as
 `example.yaml`), what archc prints for it, and the fix.
 """
@@ -107,3 +109,21 @@ def generate(skip_slow: bool = False, runs: dict | None = None) -> str:
         for code, entry in catalog.items()
     ]
     return "\n".join([HEADER, index, *sections])
+
+
+def catalog_json() -> str:
+    """archc/errors.json: each code's title, explanation, example spec and fix, shipped
+    with archc for `archc explain CODE` (works offline, after a pip install)."""
+    import json
+
+    entries = {}
+    for code, entry in load_catalog().items():
+        item = {
+            "title": entry["title"],
+            "explain": " ".join(entry["explain"].split()),
+            "fix": " ".join(entry["fix"].split()),
+        }
+        if entry.get("spec") and not entry.get("no_spec") and not entry.get("no_example"):
+            item["spec"] = entry["spec"]
+        entries[code] = item
+    return json.dumps(entries, indent=1, ensure_ascii=False) + "\n"

@@ -41,6 +41,7 @@ def generate_all(root: Path, skip_slow: bool = False) -> dict[str, str]:
         "docs/language.md": gen_language.generate(),
         "docs/cli.md": gen_cli.generate(),
         "docs/errors.md": gen_errors.generate(skip_slow),
+        "archc/errors.json": gen_errors.catalog_json(),
     }
     for page in gen_pages.PAGES:
         if (root / page).exists():
@@ -54,6 +55,10 @@ def scratch_copy(folder: Path) -> Path:
         if (REPO / name).exists():
             shutil.copytree(REPO / name, folder / name)
     shutil.copy(REPO / "README.md", folder / "README.md")
+    # The commands run with PYTHONPATH at the copy: this makes them run this tree's archc,
+    # not whichever archc the interpreter has installed (an editable install of another
+    # checkout would show its outputs instead).
+    (folder / "archc").symlink_to(REPO / "archc", target_is_directory=True)
     # The commands must make their files afresh, or a failing one would look current.
     for pattern in PRODUCTS:
         for product in folder.glob(pattern):
