@@ -191,7 +191,10 @@ def test_docs_reach_the_details_panel_data(resnet18_page):
     # resnet.yaml documents the projection shortcut with `doc:`; the page carries it for the
     # details panel of each downsample, and no doc for layers the spec leaves undocumented.
     data = _embedded(resnet18_page, "archc-data")
-    docs = {m["path"]: m["doc"] for m in data["modules"]}
+    # Each distinct doc is embedded once; modules and layers refer to it by index.
+    docs = {
+        m["path"]: None if m["doc"] is None else data["docs"][m["doc"]] for m in data["modules"]
+    }
     spec = (SPECS / "resnet.yaml").read_text()
     assert "doc: >-\n          The projection shortcut" in spec
     shortcuts = [path for path in docs if path.endswith(".downsample")]
@@ -199,3 +202,6 @@ def test_docs_reach_the_details_panel_data(resnet18_page):
     assert all(docs[path].startswith("The projection shortcut") for path in shortcuts)
     assert {docs[path] for path in docs if path not in shortcuts} == {None}
     assert {n["doc"] for n in data["nodes"]} == {None}
+    # The three shortcuts share one doc, so the page holds it once.
+    assert len({m["doc"] for m in data["modules"] if m["path"] in shortcuts}) == 1
+    assert len(data["docs"]) == 1

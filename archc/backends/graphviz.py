@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from archc.backends.graphviz_dot import to_dot
+from archc.backends.bounded_text import size_text
+from archc.backends.graphviz_dot import DiagramTooLarge, fitting_dot
 from archc.ir.graph import Graph
 
 FORMATS = ("svg", "png", "pdf")
@@ -27,10 +28,37 @@ INSTALL_HINT = (
 )
 #: Generous: a whole ResNet-152 without collapsing renders in seconds.
 RENDER_TIMEOUT_S = 300
+#: The largest rendering archc keeps: dot's SVG of the largest graph.dot archc writes
+#: (graphviz_dot.MAX_DOT_BYTES) is about this size.
+MAX_RENDERED_BYTES = 64 * 2**20
 
 
 class RenderError(Exception):
-    """`dot` failed or timed out."""
+    """`dot` failed or timed out, or the diagram is too large to draw."""
+
+
+def dot_text(graph: Graph, collapse: int | None, direction: str) -> str:
+    """The DOT text to draw, bounded (graphviz_dot.fitting_dot), with a note on stderr when
+    blocks had to be collapsed to fit; RenderError when nothing fits."""
+    try:
+        text, level = fitting_dot(graph, collapse, direction)
+    except DiagramTooLarge as exc:
+        raise RenderError(str(exc)) from exc
+    if level != collapse:
+        print(
+            f"note: the whole diagram is too large to draw; blocks nested deeper than level "
+            f"{level} are collapsed (as with --collapse {level})",
+            file=sys.stderr,
+        )
+    return text
+
+
+def _bounded(size: int) -> None:
+    if size > MAX_RENDERED_BYTES:
+        raise RenderError(
+            f"`dot` drew {size_text(size)}, over archc's limit of "
+            f"{size_text(MAX_RENDERED_BYTES)}; draw it with --collapse"
+        )
 
 
 def dot_executable() -> str | None:
@@ -58,6 +86,7 @@ def render(dot_text: str, fmt: str, dot: str | None = None) -> bytes:
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()
         raise RenderError(f"`dot -T{fmt}` failed (exit {done.returncode}): {message}")
+    _bounded(len(done.stdout))
     return done.stdout
 
 
@@ -95,6 +124,7 @@ class Rendering:
         self.messages.close()
         if code != 0:
             raise RenderError(f"`dot -T{self.fmt}` failed (exit {code}): {message}")
+        _bounded(self.out.stat().st_size)
         return self.out
 
     def cancel(self) -> None:
@@ -116,7 +146,7 @@ def write_files(
     from archc.build import atomic_write
 
     fmt = out.suffix.lower().lstrip(".")
-    text = to_dot(graph, collapse=collapse, direction=direction)
+    text = dot_text(graph, collapse, direction)
     dot_path = out.with_suffix(".dot")
     atomic_write(dot_path, text)
     if fmt == "dot":
@@ -168,8 +198,13 @@ def draw_command(
 def start_target(graph: Graph, staging: Path, options: dict[str, Any]) -> Rendering | None:
     """Write graph.dot into the staging folder and start `dot` on it in the background (the
     build runs it beside the PyTorch and ONNX targets); None when `dot` is not installed."""
+    from archc.build import BuildError
+
     dot = dot_executable()
-    text = to_dot(graph, collapse=options.get("collapse"), direction=options.get("direction", "TB"))
+    try:
+        text = dot_text(graph, options.get("collapse"), options.get("direction", "TB"))
+    except RenderError as exc:
+        raise BuildError(f"graphviz: {exc}") from exc
     (staging / "graph.dot").write_text(text)
     return Rendering(dot, staging / "graph.dot", staging / "graph.svg") if dot else None
 

@@ -24,6 +24,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from archc.backends.bounded_text import one_line, printable, size_text
 from archc.ir.graph import INPUT, MERGE, Graph, Module, Node
 from archc.layers.base import fmt_shape
 
@@ -44,6 +45,19 @@ SKIP_COLOUR = "#d62728"
 CLUSTER_FILLS = ("#f7f7f7", "#ebebeb")
 OUTPUT_ID = "(output)"
 FONT = "Helvetica"
+#: How much of a `doc:` a node's tooltip keeps: one line, enough to say what the layer is
+#: for. The report page shows more; graph.dot holds one per layer, and Graphviz refuses
+#: strings over 16 KB.
+MAX_TOOLTIP_DOC = 240
+#: How much of a variant name the title keeps.
+MAX_TITLE_NAME = 80
+#: The largest graph.dot archc writes. The zoo's largest (ResNet-1202, 4,209 layers) is
+#: 1.5 MB; `dot` needs minutes well before this size, and the SVG is several times larger.
+MAX_DOT_BYTES = 8 * 2**20
+
+
+class DiagramTooLarge(Exception):
+    """The diagram's DOT text would exceed MAX_DOT_BYTES even at the coarsest collapse."""
 
 
 class Html(str):
@@ -69,13 +83,13 @@ class _View:
 
 
 def quote(text: str) -> str:
-    """A DOT double-quoted string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A DOT double-quoted string (control characters written as escapes, see printable)."""
+    return '"' + printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def esc(text: object) -> str:
     """Text made safe inside a DOT HTML-like label."""
-    return html.escape(str(text), quote=True)
+    return html.escape(printable(str(text)), quote=True)
 
 
 def _fill(node: Node) -> str:
@@ -243,7 +257,8 @@ def _legend(graph: Graph, view: _View, edges: list[_Edge]) -> str:
 
     total = totals(graph)
     title = (
-        f"<b>{esc(graph.class_name)}</b>  {esc(graph.network)} / {esc(graph.variant)}: "
+        f"<b>{esc(graph.class_name)}</b>  {esc(graph.network)} / "
+        f"{esc(one_line(graph.variant, MAX_TITLE_NAME))}: "
         f"input {esc(fmt_shape(graph.input_shape))}, {esc(si(total.params))} params, "
         f"{esc(si(total.macs))} MACs"
     )
@@ -401,4 +416,48 @@ def _tooltip(node: Node) -> str:
 
 def _with_doc(text: str, doc: str | None) -> str:
     """A tooltip with the entry's `doc:` after it, on one line (the SVG's hover text)."""
-    return f"{text}: {' '.join(doc.split())}" if doc else text
+    return f"{text}: {one_line(doc, MAX_TOOLTIP_DOC)}" if doc else text
+
+
+def fitting_dot(
+    graph: Graph, collapse: int | None = None, direction: str = "TB"
+) -> tuple[str, int | None]:
+    """The DOT text at `collapse`, or, when that exceeds MAX_DOT_BYTES and no level was
+    asked for, at the least collapse that fits; returns (text, level used). Raises
+    DiagramTooLarge when nothing fits."""
+    text = to_dot(graph, collapse, direction)
+    if _fits(text):
+        return text, collapse
+    if collapse is None:
+        # Collapsing deeper levels never makes the text longer: search for the deepest
+        # level (the most detail) that fits.
+        low, high, best = 0, _depth(graph.root), None
+        while low <= high:
+            level = (low + high) // 2
+            candidate = to_dot(graph, level, direction)
+            if _fits(candidate):
+                best, low = (candidate, level), level + 1
+            else:
+                high = level - 1
+        if best is not None:
+            return best
+    size = len(text.encode())
+    hint = (
+        "draw it with --collapse at a lower level"
+        if collapse
+        else "even with every block collapsed; build the other targets with --target"
+    )
+    raise DiagramTooLarge(
+        f"the diagram would be {size_text(size)} of DOT, over archc's limit of "
+        f"{size_text(MAX_DOT_BYTES)} ({hint})"
+    )
+
+
+def _fits(text: str) -> bool:
+    return len(text) <= MAX_DOT_BYTES and len(text.encode()) <= MAX_DOT_BYTES
+
+
+def _depth(module: Module) -> int:
+    """How deep modules nest under `module` (0: no modules inside)."""
+    depths = [1 + _depth(c) for c in module.children if isinstance(c, Module)]
+    return max(depths, default=0)

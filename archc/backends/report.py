@@ -7,6 +7,11 @@ rendered to SVG by `dot` and inlined too, and the per-layer data is embedded as 
 Every string that comes from a spec reaches the page either through `html.escape` or inside
 the embedded JSON, where `<`, `>` and `&` are written as `\\u003c`... so that no spec text can
 end the <script> element it sits in.
+
+The page is bounded, not just escaped: free text (docs, the description, the variant name)
+is cut to a length (bounded_text), each distinct doc is embedded once however many layers
+share it (a doc inside a repeated block), and a page over MAX_PAGE_BYTES leaves out the
+diagram and, if that is not enough, is refused (ReportTooLarge).
 """
 
 from __future__ import annotations
@@ -19,10 +24,26 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from archc.backends.bounded_text import UNPRINTABLE, clip, printable, size_text
 from archc.backends.summary import human, si, summary_dict
 from archc.ir.graph import INPUT, Graph, Module, Node
 from archc.layers.base import fmt_shape
 from archc.passes.counts import totals
+
+#: How much of one `doc:` the page keeps (in the details panel).
+MAX_DOC = 4000
+#: How much of the spec's description the header keeps.
+MAX_DESCRIPTION = 8000
+#: How much of a variant name the title keeps.
+MAX_TITLE_NAME = 80
+#: The largest page archc writes or serves. The zoo's largest (ResNet-1202: 4,209 layers
+#: with its diagram) is about 10 MB; a page many times that is no use in a browser.
+MAX_PAGE_BYTES = 64 * 2**20
+
+
+class ReportTooLarge(Exception):
+    """The page would exceed MAX_PAGE_BYTES even without its diagram."""
+
 
 MISSING_DOT = (
     "Graphviz's dot is not installed, so this report has no diagram (the table below is "
@@ -36,15 +57,22 @@ def _asset(name: str) -> str:
 
 
 def script_json(value: Any) -> str:
-    """JSON text that is safe inside an HTML <script> element (no `</script>`, no `<!--`)."""
+    """JSON text that is safe inside an HTML <script> element (no `</script>`, no `<!--`),
+    with every character bounded_text calls unprintable written as a JSON escape: the
+    values read back exactly, and the page's source holds no control character."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (
+    return UNPRINTABLE.sub(
+        _json_escape,
         text.replace("&", "\\u0026")
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
+        .replace("\u2029", "\\u2029"),
     )
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _rf(row: dict[str, Any]) -> str:
@@ -67,10 +95,31 @@ def _depth(module: Module) -> int:
     return depth
 
 
+class _Docs:
+    """The page's distinct docs, each cut to MAX_DOC and embedded once; a layer or module
+    refers to its doc by index, so a doc shared by a thousand repeated layers costs one
+    copy, not a thousand."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def ref(self, doc: str | None) -> int | None:
+        """The index of `doc` in the table (added on first sight); None for no doc."""
+        if not doc:
+            return None
+        if doc not in self.index:
+            self.index[doc] = len(self.texts)
+            self.texts.append(clip(printable(doc.strip()), MAX_DOC))
+        return self.index[doc]
+
+
 def report_data(graph: Graph) -> dict[str, Any]:
-    """What the page's script needs: summary_dict plus volumes in, kinds and blocks."""
+    """What the page's script needs: summary_dict plus volumes in, kinds and blocks; each
+    `doc` is an index into `docs`."""
     summary = summary_dict(graph)
     rows = iter(summary["layers"])
+    docs = _Docs()
     nodes = []
     for node in graph.nodes:
         if node.kind == INPUT:
@@ -114,7 +163,7 @@ def report_data(graph: Graph) -> dict[str, Any]:
                 "line": row["line"],
                 "col": node.span.col,
                 "block": row["block"],
-                "doc": node.doc,
+                "doc": docs.ref(node.doc),
             }
         )
     modules = []
@@ -133,13 +182,14 @@ def report_data(graph: Graph) -> dict[str, Any]:
                 "macs": sum(n.counts.macs for n in members),
                 "file": module.span.file,
                 "line": module.span.line,
-                "doc": module.doc,
+                "doc": docs.ref(module.doc),
             }
         )
     return {
         "summary": {k: v for k, v in summary.items() if k not in ("layers", "state_dict")},
         "nodes": nodes,
         "modules": modules,
+        "docs": docs.texts,
     }
 
 
@@ -173,8 +223,7 @@ def diagram_svg(graph: Graph, rendered: str | None = None) -> tuple[str | None, 
     `rendered` is dot's SVG of the graph's default DOT when the caller already has it (the
     `graphviz` build target's graph.svg), so `dot` does not run twice.
     """
-    from archc.backends.graphviz import RenderError, dot_executable, render
-    from archc.backends.graphviz_dot import to_dot
+    from archc.backends.graphviz import RenderError, dot_executable, dot_text, render
 
     if rendered is not None:
         svg = rendered
@@ -183,7 +232,7 @@ def diagram_svg(graph: Graph, rendered: str | None = None) -> tuple[str | None, 
         if dot is None:
             return None, MISSING_DOT
         try:
-            svg = render(to_dot(graph), "svg", dot).decode()
+            svg = render(dot_text(graph, None, "TB"), "svg", dot).decode()
         except RenderError as exc:
             return None, f"The diagram could not be drawn: {exc}"
     svg = _COMMENT.sub("", _PROLOG.sub("", svg, count=1))
@@ -296,10 +345,35 @@ def _totals(graph: Graph) -> str:
 def render_page(
     graph: Graph, svg: str | None, note: str, live: dict[str, Any] | None = None
 ) -> str:
-    """The whole HTML page; `live` (for `archc serve`) adds the reload and variant controls."""
+    """The whole HTML page; `live` (for `archc serve`) adds the reload and variant controls.
+
+    A page over MAX_PAGE_BYTES is made again without its diagram; ReportTooLarge if it is
+    still too large.
+    """
+    page = _page(graph, svg, note, live)
+    if len(page) <= MAX_PAGE_BYTES and len(page.encode()) <= MAX_PAGE_BYTES:
+        return page
+    size = size_text(len(page.encode()))
+    limit = size_text(MAX_PAGE_BYTES)
+    if svg is not None:
+        why = (
+            f"The diagram is left out of this page: with it the page would be {size}, over "
+            f"archc's limit of {limit} (graph.svg, beside it in a build, has the diagram)."
+        )
+        smaller = _page(graph, None, why, live)
+        if len(smaller.encode()) <= MAX_PAGE_BYTES:
+            return smaller
+        size = size_text(len(smaller.encode()))
+    raise ReportTooLarge(
+        f"the report page would be {size} even without its diagram, over archc's limit of "
+        f"{limit} ({len(graph.layers()):,} layers)"
+    )
+
+
+def _page(graph: Graph, svg: str | None, note: str, live: dict[str, Any] | None) -> str:
     data = report_data(graph)
-    title = f"{graph.network} / {graph.variant}"
-    description = graph.description.strip()
+    title = f"{graph.network} / {clip(printable(graph.variant), MAX_TITLE_NAME)}"
+    description = clip(printable(graph.description.strip()), MAX_DESCRIPTION)
     diagram = (
         f'<div id="archc-canvas" class="canvas">{svg}</div>'
         if svg
@@ -386,18 +460,52 @@ def waiting_page(spec_path: str, live: dict[str, Any]) -> str:
 
 
 def report_html(graph: Graph, live: dict[str, Any] | None = None) -> str:
-    """The self-contained report page of an analysed graph."""
+    """The self-contained report page of an analysed graph; for `archc serve` (`live`), a
+    page too large to send is replaced by one that says so."""
     svg, note = diagram_svg(graph)
-    return render_page(graph, svg, note, live)
+    try:
+        return render_page(graph, svg, note, live)
+    except ReportTooLarge as exc:
+        if live is None:
+            raise
+        return too_large_page(graph, str(exc), live)
+
+
+def too_large_page(graph: Graph, why: str, live: dict[str, Any]) -> str:
+    """The live page of a network whose report is too large: its totals and why."""
+    title = f"{graph.network} / {clip(printable(graph.variant), MAX_TITLE_NAME)}"
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+            _csp(True),
+            f"<title>{html.escape(title)} - archc serve</title>",
+            f"<style>{_asset('report.css')}</style></head><body>",
+            '<header id="archc-header"><div class="title">',
+            f"<h1>{html.escape(graph.class_name)}</h1>",
+            f'<span class="sub">{html.escape(title)}</span>',
+            '<span id="archc-live-controls"></span></div>',
+            f'<dl class="totals">{_totals(graph)}</dl></header>',
+            '<section id="archc-diagnostics" hidden></section>',
+            f'<p class="note">No report for this network: {html.escape(why)}.</p>',
+            f'<script type="application/json" id="archc-live">{script_json(live)}</script>',
+            f"<script>{_asset('report.js')}</script>",
+            "</body></html>\n",
+        ]
+    )
 
 
 def write_target(graph: Graph, folder: Path, options: dict[str, Any]) -> None:
     """Build target `report`: report.html in the staging folder."""
+    from archc.build import BuildError
+
     # The graphviz target runs first (build.TARGETS order); with default drawing options
     # its graph.svg is exactly this diagram.
     drawn = folder / "graph.svg"
     default = options.get("collapse") is None and options.get("direction", "TB") == "TB"
     rendered = drawn.read_text(encoding="utf-8") if default and drawn.is_file() else None
     svg, note = diagram_svg(graph, rendered)
-    page = render_page(graph, svg, note)
+    try:
+        page = render_page(graph, svg, note)
+    except ReportTooLarge as exc:
+        raise BuildError(f"report: {exc}; build the other targets with --target") from exc
     (folder / "report.html").write_text(page, encoding="utf-8")

@@ -12,7 +12,9 @@
   if (window.performance && performance.mark) performance.mark("archc-script-start");
 
   var dataEl = document.getElementById("archc-data");
-  var data = dataEl ? JSON.parse(dataEl.textContent) : { nodes: [], modules: [], summary: {} };
+  var data = dataEl
+    ? JSON.parse(dataEl.textContent)
+    : { nodes: [], modules: [], docs: [], summary: {} };
   var liveEl = document.getElementById("archc-live");
   var live = liveEl ? JSON.parse(liveEl.textContent) : null;
   var nodeByName = {};
@@ -22,6 +24,8 @@
   data.modules.forEach(function (m) { moduleByPath[m.path] = m; });
   var storeKey = "archc:" + (data.summary.spec || "") + ":" + (data.summary.variant || "");
 
+  // Docs are embedded once each (a repeated block's doc is shared); layers hold an index.
+  function docOf(entry) { return entry.doc === null ? "" : data.docs[entry.doc]; }
   function fmt(n) { return n ? n.toLocaleString("en-US") : "0"; }
   function si(n) {
     var units = [["G", 1e9], ["M", 1e6], ["K", 1e3]];
@@ -67,7 +71,7 @@
       params += " (" + fmt(n.trainable) + " trainable)";
     }
     fill(n.name, n.type + (n.kind ? ": " + n.kind : ""), [
-      ["doc", n.doc],
+      ["doc", docOf(n)],
       ["hyperparameters", n.hyper],
       ["volume in", ins],
       ["volume out", n.out],
@@ -93,7 +97,7 @@
     if (!m) return;
     var what = m.block ? m.block + " block" : m.kind;
     fill(m.path, what + ", " + m.layers + " layers", [
-      ["doc", m.doc],
+      ["doc", docOf(m)],
       ["volume in", m["in"]],
       ["volume out", m.out],
       ["params", fmt(m.params)],
