@@ -49,6 +49,39 @@ class BuildError(Exception):
     """A target failed for a reason that is not a spec problem (export, disk)."""
 
 
+#: The package a target may find missing -> the extra of archc that installs it.
+EXTRAS = {
+    "torch": "torch",
+    "onnx": "onnx",
+    "onnxscript": "onnx",
+    "onnxruntime": "onnx",
+    "graphviz": "graphviz",
+}
+
+
+class MissingExtras(Exception):
+    """Targets left out because a package they need is not installed; the others were
+    written into `folder`. `skipped` maps each target to the package it lacks."""
+
+    def __init__(self, folder: Path, skipped: dict[str, str]):
+        self.folder = folder
+        self.skipped = skipped
+        extras = sorted({EXTRAS[package] for package in skipped.values()})
+        files = [name for target in skipped for name in _FILES[target]]
+        packages = sorted(set(skipped.values()))
+        super().__init__(
+            f"{', '.join(files)} not written: {' and '.join(packages)} "
+            f"{'is' if len(packages) == 1 else 'are'} not installed; the other outputs are "
+            f"written. Install with `pip install 'archc[{','.join(extras)}]'` and build again"
+        )
+
+
+def _missing_package(exc: ImportError) -> str | None:
+    """The optional package an ImportError is about, or None for any other import error."""
+    name = (exc.name or "").split(".")[0]
+    return name if name in EXTRAS else None
+
+
 def _target(name: str) -> Callable:
     return _function(TARGETS[name])
 
@@ -110,18 +143,33 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
         for target in ordered:
             if target in BACKGROUND:
                 started[target] = _function(BACKGROUND[target])(graph, staging, options)
+        skipped: dict[str, str] = {}
         for target in ordered:
             extra = {"started": started[target]} if target in started else {}
-            _target(target)(graph, staging, {**options, **extra})
+            if NEEDS.get(target) in skipped:
+                skipped[target] = skipped[NEEDS[target]]
+                continue
+            try:
+                _target(target)(graph, staging, {**options, **extra})
+            except ImportError as exc:
+                # Without torch (an install without the extra), every target that does not
+                # need it is still written; the build then says what to install.
+                package = _missing_package(exc)
+                if package is None:
+                    raise
+                skipped[target] = package
         produced = [p for p in sorted(staging.rglob("*")) if p.is_file()]
         owned = {name for t in targets for name in _FILES[t]}
-        _commit(staging, folder, [p for p in produced if _belongs(p.name, targets)], owned)
+        written = [t for t in targets if t not in skipped]
+        _commit(staging, folder, [p for p in produced if _belongs(p.name, written)], owned)
     finally:
         # A target that failed leaves the others' processes running: stop them first.
         for handle in started.values():
             if handle is not None:
                 handle.cancel()
         shutil.rmtree(staging, ignore_errors=True)
+    if skipped:
+        raise MissingExtras(folder, skipped)
     return folder
 
 
@@ -329,6 +377,10 @@ def build_all(
             except SpecError as exc:
                 ok = False
                 reporter.diagnostics.extend(exc.diagnostics)
+            except MissingExtras as exc:
+                ok = False
+                built.append(exc.folder)
+                feedback.error(f"{label}: {exc}")
             except BuildError as exc:
                 ok = False
                 feedback.error(f"{label}: {exc}")

@@ -217,3 +217,39 @@ def test_explain_prints_a_code_offline_as_errors_md_has_it():
     assert all(code in page for code in json.loads(shipped))
     wrong = CliRunner().invoke(main, ["explain", "E-SHAPE-ADDD"])
     assert wrong.exit_code == 2 and "did you mean 'E-SHAPE-ADD'?" in wrong.output
+
+
+def test_build_without_torch_writes_what_it_can(tmp_path):
+    """Without torch, `archc build` said "internal error", exited 3 and wrote nothing;
+    now it writes every output that needs no torch, names the extra to install for the
+    rest, and exits 1 (an output asked for is missing), as docs/cli.md documents."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    spec = ROOT / "docs" / "examples" / "tiny_resnet.yaml"
+    # `import torch` fails in this process, as in an install without archc[torch].
+    program = (
+        "import sys; sys.modules['torch'] = None; "
+        "sys.argv = ['archc', 'build', sys.argv[1], '-o', sys.argv[2]]; "
+        "from archc.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(spec), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    message = " ".join(done.stderr.split())
+    assert "model.py" in message and "model.onnx not written: torch is not installed" in message
+    assert "pip install 'archc[torch]'" in message
+    folder = tmp_path / "tiny_resnet_default"
+    written = {p.name for p in folder.iterdir()}
+    assert {"summary.json", "summary.md", "graph.dot", "report.html"} <= written
+    assert not written & {"model.py", "model.onnx", "__init__.py"}
+    page = (ROOT / "docs" / "cli.md").read_text()
+    assert "pip install 'archc[torch]'" in page and "exits 1 when an output" in page

@@ -14,6 +14,10 @@ HEADER = """\
 Every command takes `-h`/`--help`. Exit status: 0 success (warnings allowed), 1 a problem
 in a spec (every diagnostic is printed, one per line, then a count; see
 [errors.md](errors.md)), 2 a usage error (an unknown option, a missing argument).
+`archc build` also exits 1 when an output it was asked for could not be written: without
+torch installed, `model.py` and `model.onnx` are left out, every other output (summary,
+diagram, report) is written, and the message names the extra to install
+(`pip install 'archc[torch]'`). 3 is an internal error of archc (please report it).
 Without `--variant`, a command uses the spec's default variant.
 """
 
