@@ -14,6 +14,20 @@ deprecation warning is silenced; if it is ever removed, `export` is the one plac
 
 The weights are initialised under a fixed seed, so the same spec gives the same bytes.
 
+Sizes are checked before anything is allocated, since a spec costs nothing to write and a
+10^12-parameter network would otherwise be refused only by the operating system:
+- the weights (parameters and buffers) must fit one protobuf message (MAX_WEIGHT_BYTES,
+  under protobuf's 2 GiB): archc's analysis says so without torch, and the generated
+  module, built first on the `meta` device (no memory), must agree before it is built for
+  real;
+- the trace's forward pass costs activation memory in proportion to the input. Above
+  TRACE_BUDGET_BYTES of activations the module is traced at a smaller input of the same
+  aspect (`trace_size`) with height and width as dynamic axes, then the file's input is
+  fixed at the real size and ONNX shape inference must give every layer archc's volume at
+  that size (the shape check, run on every such export); a network whose graph depends on
+  its input size (a flatten into a linear layer) cannot be, and is refused with a clear
+  message. The parity check then runs at the traced size.
+
 Checks (`archc build --target onnx --check`, and the tests):
 1. `onnx.checker.check_model(full_check=True)`;
 2. ONNX shape inference (run afresh, the exporter's own value_info dropped) gives every
@@ -32,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archc.backends.bounded_text import size_text
 from archc.ir.graph import Graph
 from archc.layers.base import fmt_shape
 
@@ -43,6 +58,19 @@ SEED = 0
 #: Parity bar: max |onnxruntime - torch| <= RTOL * max |torch| (reference/README.md).
 RTOL = 1e-4
 PARITY_BATCH = 2
+#: The largest weights archc exports: one protobuf message (an ONNX file without external
+#: data) cannot exceed 2 GiB, and the graph itself needs some room.
+MAX_WEIGHT_BYTES = 2**31 - 2**26
+#: Activation memory (fp32, one example, archc's `activation_elements`) above which the
+#: module is traced at a smaller input. The zoo's largest is RegNetX-32GF's 313 MiB.
+TRACE_BUDGET_BYTES = 384 * 2**20
+#: The activation memory aimed at when tracing at a smaller input.
+TRACE_TARGET_BYTES = 32 * 2**20
+#: PyTorch's note that `padding='same'` with an even kernel copies the input to pad it: a
+#: fact of PyTorch's implementation, nothing the user of archc can act on.
+SAME_PADDING_NOTE = "Using padding='same' with even kernel lengths"
+#: Names of the spatial axes when the export is traced at a smaller input.
+SPATIAL_AXES = ("height", "width")
 
 
 class CheckFailed(Exception):
@@ -61,8 +89,36 @@ class CheckReport:
         return f"onnx check {self.name}: ok ({self.detail})"
 
 
+def check_sizes(graph: Graph) -> None:
+    """Refuse (CheckFailed) a network whose weights cannot be exported, from archc's
+    analysis alone: nothing is allocated."""
+    from archc.passes.counts import totals
+
+    total = totals(graph)
+    _refuse_weights((total.params + total.buffer_elements) * 4, "archc's analysis")
+
+
+def _refuse_weights(size: int, source: str) -> None:
+    if size > MAX_WEIGHT_BYTES:
+        raise CheckFailed(
+            f"the weights would take {size / 2**30:.1f} GiB ({source}), over the "
+            f"{MAX_WEIGHT_BYTES / 2**30:.2f} GiB one ONNX file can hold (protobuf's 2 GiB "
+            "limit); nothing was allocated. Build the other targets with --target "
+            "pytorch,graphviz,summary"
+        )
+
+
+def _weight_bytes(module: Any) -> int:
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 def load_generated(graph: Graph, folder: Path) -> Any:
-    """Instantiate the generated class from `folder/model.py` in eval mode, seeded weights."""
+    """Instantiate the generated class from `folder/model.py` in eval mode, seeded weights.
+
+    The class is first built on the `meta` device, which allocates nothing, so that weights
+    too large to export are refused before they exist (CheckFailed).
+    """
     import torch
 
     path = folder / "model.py"
@@ -75,6 +131,8 @@ def load_generated(graph: Graph, folder: Path) -> Any:
     try:
         spec.loader.exec_module(module)
         cls = getattr(module, graph.class_name)
+        with torch.device("meta"):
+            _refuse_weights(_weight_bytes(cls()), "the generated module, built on `meta`")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(SEED)
             model = cls()
@@ -83,14 +141,45 @@ def load_generated(graph: Graph, folder: Path) -> Any:
     return model.eval()
 
 
-def export(module: Any, graph: Graph, path: Path) -> None:
-    """Export `module` (eval mode) to ONNX at `path`: opset 17, dynamic batch axis."""
+def trace_size(graph: Graph) -> tuple[int, ...]:
+    """The per-example input the export traces: the real one, unless its activations exceed
+    TRACE_BUDGET_BYTES; then height and width scaled down by one factor (aiming at
+    TRACE_TARGET_BYTES), each kept a multiple of the network's largest stride (its largest
+    jump short of a window over the whole map, such as global pooling), so that every
+    window tiles as at full size, and at least that stride."""
+    import math
+
+    from archc.passes.counts import totals
+
+    shape = tuple(graph.input_shape)
+    used = totals(graph).activation_elements * 4
+    if len(shape) != 3 or used <= TRACE_BUDGET_BYTES:
+        return shape
+    fields = [n.receptive_field for n in graph.nodes if n.receptive_field is not None]
+    jumps = [j for f in fields for j in f.jump if j < min(shape[1:])]
+    jump = max(jumps, default=1)
+    factor = math.sqrt(used / TRACE_TARGET_BYTES)
+    small = [max(jump, int(size / factor) // jump * jump) for size in shape[1:]]
+    return (shape[0], *(min(s, size) for s, size in zip(small, shape[1:], strict=True)))
+
+
+def export(module: Any, graph: Graph, path: Path) -> tuple[int, ...]:
+    """Export `module` (eval mode) to ONNX at `path`: opset 17, dynamic batch axis.
+
+    Returns the per-example input it traced (`trace_size`); when that is smaller than the
+    real input, the file's input is fixed at the real size and the shape check has run.
+    """
     import io
 
     import onnx
     import torch
 
-    example = torch.zeros(1, *graph.input_shape)
+    traced = trace_size(graph)
+    small = traced != tuple(graph.input_shape)
+    if small:
+        _check_size_independent(module, graph, traced)
+    dynamic = {0: BATCH_AXIS, **({2: SPATIAL_AXES[0], 3: SPATIAL_AXES[1]} if small else {})}
+    example = torch.zeros(1, *traced)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter announces its deprecation; the choice is explained above.
@@ -105,6 +194,7 @@ def export(module: Any, graph: Graph, path: Path) -> None:
         warnings.filterwarnings(
             "ignore", category=torch.jit.TracerWarning, module="torch.nn.functional"
         )
+        warnings.filterwarnings("ignore", message=SAME_PADDING_NOTE)
         with torch.no_grad():
             torch.onnx.export(
                 module,
@@ -114,7 +204,7 @@ def export(module: Any, graph: Graph, path: Path) -> None:
                 opset_version=OPSET,
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
+                dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: {0: BATCH_AXIS}},
                 do_constant_folding=True,
             )
     data = buffer.getvalue()
@@ -122,9 +212,96 @@ def export(module: Any, graph: Graph, path: Path) -> None:
     count = len(model.graph.node)
     # Re-serialising ~100 MB of weights costs a fifth of a second; when folding changed
     # nothing, the exporter's own bytes are the file (the round trip would give the same).
-    if fold_constants(model) or len(model.graph.node) != count:
+    changed = explicit_pads(model)
+    if fold_constants(model) or len(model.graph.node) != count or small or changed:
+        if small:
+            _fix_input(model, graph)
         data = model.SerializeToString()
     path.write_bytes(data)
+    if small:
+        try:
+            check_shapes(graph, path)
+        except CheckFailed as exc:
+            path.unlink(missing_ok=True)
+            raise CheckFailed(
+                f"traced at {_hw(traced)} to bound its memory, the export does not give "
+                f"archc's volumes at the real input {_hw(graph.input_shape)}: {exc}"
+            ) from exc
+    return traced
+
+
+def _hw(shape: tuple[int, ...] | list[int]) -> str:
+    return f"{shape[1]}x{shape[2]}"
+
+
+def _check_size_independent(module: Any, graph: Graph, traced: tuple[int, ...]) -> None:
+    """Refuse to trace at `traced` a network whose output there is not its output at the
+    real size (a flatten into a linear layer needs the real size). Runs on the `meta`
+    device: no memory for weights or activations."""
+    import copy
+
+    import torch
+
+    used = f"{_hw(graph.input_shape)} would need about"
+    try:
+        meta = copy.deepcopy(module).to("meta")
+        with torch.no_grad():
+            out = meta(torch.zeros(1, *traced, device="meta"))
+        same = tuple(out.shape[1:]) == tuple(graph.output_shape)
+    except Exception:  # noqa: BLE001 - any failure means: not at this size
+        same = False
+    if not same:
+        from archc.passes.counts import totals
+
+        need = size_text(totals(graph).activation_elements * 4)
+        raise CheckFailed(
+            f"tracing at the real input {used} {need} of activations (archc traces "
+            f"at most {size_text(TRACE_BUDGET_BYTES)}), and at a smaller input "
+            f"({_hw(traced)}) this network's output changes, so its ONNX graph would not "
+            "be the same; give it a smaller input, or build the other targets with --target"
+        )
+
+
+def _fix_input(model: Any, graph: Graph) -> None:
+    """Write the real sizes into the file's input (traced with dynamic height and width)
+    and output, and drop the exporter's value_info, which holds the traced sizes."""
+    for value, shape in (
+        (model.graph.input[0], graph.input_shape),
+        (model.graph.output[0], graph.output_shape),
+    ):
+        dims = value.type.tensor_type.shape.dim
+        for dim, size in zip(list(dims)[1:], shape, strict=True):
+            dim.Clear()
+            dim.dim_value = size
+    del model.graph.value_info[:]
+
+
+def explicit_pads(model: Any) -> int:
+    """Write each convolution's `auto_pad` SAME_UPPER (what the exporter writes for
+    PyTorch's `padding='same'` when the kernel needs uneven padding) as explicit `pads`,
+    the same numbers: ONNX Runtime cannot run SAME with dilation, and explicit pads are
+    what every runtime reads. Returns how many were rewritten.
+
+    PyTorch pads `dilation * (kernel - 1)` in all (stride 1, which `same` requires), half of
+    it, rounded down, before, the rest after: SAME_UPPER's rule at stride 1.
+    """
+    from onnx import helper
+
+    done = 0
+    for node in model.graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type != "Conv" or "auto_pad" not in attrs:
+            continue
+        if attrs["auto_pad"].s != b"SAME_UPPER" or any(s != 1 for s in attrs["strides"].ints):
+            continue
+        kernel = list(attrs["kernel_shape"].ints)
+        dilations = list(attrs["dilations"].ints) if "dilations" in attrs else [1] * len(kernel)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilations, strict=True)]
+        pads = [t // 2 for t in totals] + [t - t // 2 for t in totals]
+        node.attribute.remove(attrs["auto_pad"])
+        node.attribute.append(helper.make_attribute("pads", pads))
+        done += 1
+    return done
 
 
 #: Largest tensor (elements) fold_constants computes: shape arithmetic, never weights.
@@ -345,19 +522,34 @@ def check_shapes(graph: Graph, path: Path) -> CheckReport:
     )
 
 
-def check_parity(graph: Graph, module: Any, path: Path) -> CheckReport:
-    """Check 3: onnxruntime's output equals the PyTorch module's within RTOL."""
+def check_parity(
+    graph: Graph, module: Any, path: Path, size: tuple[int, ...] | None = None
+) -> CheckReport:
+    """Check 3: onnxruntime's output equals the PyTorch module's within RTOL, on an input
+    of `size` (default the real input; the traced size for an export traced smaller, run
+    through the same graph and weights with its input made dynamic again)."""
     import numpy as np
+    import onnx
     import onnxruntime
     import torch
 
+    size = tuple(size or graph.input_shape)
     generator = torch.Generator().manual_seed(SEED)
-    x = torch.randn(PARITY_BATCH, *graph.input_shape, generator=generator)
-    with torch.no_grad():
+    x = torch.randn(PARITY_BATCH, *size, generator=generator)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SAME_PADDING_NOTE)
         expected = module(x).numpy()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source: Any = str(path)
+    if size != tuple(graph.input_shape):
+        model = onnx.load(str(path))
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        for dim, name in zip(list(dims)[2:], SPATIAL_AXES, strict=True):
+            dim.Clear()
+            dim.dim_param = name
+        source = model.SerializeToString()
+    session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
     if got.shape != expected.shape:
         raise CheckFailed(f"onnxruntime output shape {got.shape}, PyTorch {expected.shape}")
@@ -370,14 +562,23 @@ def check_parity(graph: Graph, module: Any, path: Path) -> CheckReport:
             f"onnxruntime differs from PyTorch: max |diff| {diff:.3g} > "
             f"{RTOL:g} x max |output| {scale:.3g}"
         )
+    at = "" if size == tuple(graph.input_shape) else f" at the traced input {_hw(size)}"
     return CheckReport(
-        "onnxruntime", f"batch {PARITY_BATCH}, max |diff| {diff:.2g} <= {RTOL:g} x {scale:.3g}"
+        "onnxruntime",
+        f"batch {PARITY_BATCH}{at}, max |diff| {diff:.2g} <= {RTOL:g} x {scale:.3g}",
     )
 
 
-def run_checks(graph: Graph, module: Any, path: Path) -> list[CheckReport]:
-    """All three checks, in order; raise CheckFailed at the first that fails."""
-    return [check_model(path), check_shapes(graph, path), check_parity(graph, module, path)]
+def run_checks(
+    graph: Graph, module: Any, path: Path, traced: tuple[int, ...] | None = None
+) -> list[CheckReport]:
+    """All three checks, in order; raise CheckFailed at the first that fails. `traced` is
+    the input the export traced (parity runs there)."""
+    return [
+        check_model(path),
+        check_shapes(graph, path),
+        check_parity(graph, module, path, traced),
+    ]
 
 
 def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
@@ -386,8 +587,9 @@ def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
 
     out = staging / "model.onnx"
     try:
+        check_sizes(graph)
         module = load_generated(graph, staging)
-        export(module, graph, out)
+        traced = export(module, graph, out)
     except CheckFailed as exc:
         raise BuildError(f"onnx: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - any exporter failure is reported, not a traceback
@@ -395,7 +597,9 @@ def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
     if not options.get("check"):
         return
     try:
-        for report in run_checks(graph, module, out):
+        for report in run_checks(graph, module, out, traced):
             print(f"{graph.network} [{graph.variant}]: {report.line()}", file=sys.stderr)
     except CheckFailed as exc:
         raise BuildError(f"onnx check failed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - onnxruntime refusing the file is a failed check
+        raise BuildError(f"onnx check failed: {type(exc).__name__}: {exc}") from exc

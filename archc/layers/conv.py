@@ -126,6 +126,9 @@ class ConnectionTableConv2d(nn.Module):
 
     def infer(self, f: ConvFields, inputs: list[Shape]) -> Shape:
         c, h, w = spatial(inputs[0], "conv")
+        # PyTorch takes `same` with any kernel, even one larger than its input (it pads
+        # dilation * (kernel - 1) in all, the odd one after), so the volume is H x W
+        # whatever the kernel; it refuses any stride (tests/test_conv_same.py).
         if f.padding == "same" and max(f.stride) > 1:
             raise ShapeError("padding 'same' needs stride 1 (as in PyTorch)", "padding")
         if f.connections is not None:
