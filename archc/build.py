@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from archc.backends.bounded_text import one_line as one_line_text
 from archc.diagnostics import Reporter, Span, SpecError, one_line, print_diagnostics
 from archc.ir.graph import Graph
 from archc.spec.loader import Spec, folder_name, load_spec
@@ -368,7 +369,9 @@ def build_all(
         from archc.pipeline import analyse
 
         for spec, name in jobs:
-            label = f"{spec.display} [{name or spec.default_variant()}]"
+            # Printable, one line and short: a variant name is a stranger's text, and this
+            # goes to a terminal.
+            label = one_line_text(f"{spec.display} [{name or spec.default_variant()}]", 200)
             feedback.start(f"building {label}")
             variant_reporter = Reporter()
             try:

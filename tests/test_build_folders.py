@@ -236,3 +236,27 @@ def test_the_fallback_commit_swaps_whole_folders(tmp_path, monkeypatch):
     assert build(str(spec), "-o", str(out)).exit_code == 0
     assert params(out / "tiny_default") == 168
     assert sorted(p.name for p in out.iterdir()) == ["tiny_default"]
+
+
+def test_graph_replaces_a_link_it_is_told_to_write_and_refuses_a_linked_build_folder(
+    tmp_path, monkeypatch
+):
+    """`archc graph -o FILE` replaces a link at FILE (and at its .dot) instead of writing
+    into what it points to; its default folder, build/<folder>/, is refused if a link."""
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC)
+    (tmp_path / "precious").write_text("keep")
+    for name in ("g.dot", "g.svg"):
+        (tmp_path / name).symlink_to(tmp_path / "precious")
+    result = CliRunner().invoke(main, ["graph", str(spec), "-o", str(tmp_path / "g.svg")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "precious").read_text() == "keep"
+    assert not (tmp_path / "g.dot").is_symlink()
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "tiny_default").symlink_to(tmp_path / "elsewhere")
+    result = CliRunner().invoke(main, ["graph", str(spec)])
+    assert result.exit_code == 1
+    assert "tiny_default is a symbolic link" in result.stderr
+    assert not (tmp_path / "elsewhere").exists()
