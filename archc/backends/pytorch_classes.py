@@ -94,7 +94,7 @@ class Generator:
         return self._chains[id(module)]
 
     def _is_chain(self, module: Module) -> bool:
-        if module.kind != "sequential" or not module.children:
+        if not (module.kind == "sequential" or module.numbered) or not module.children:
             return False
         previous = module.input
         for k, child in enumerate(module.children):
@@ -139,7 +139,7 @@ class Generator:
         """The nearest enclosing class container and the path relative to it."""
         parts = [item.name]
         parent = item.parent
-        while parent is not None and parent.kind == "sequential" and self.is_chain(parent):
+        while parent is not None and self.is_chain(parent):
             parts.append(parent.name)
             parent = parent.parent
         return parent, ".".join(reversed(parts))

@@ -96,6 +96,9 @@ class Module:
     parent: Module | None = None
     #: The entry's `doc:` text (a comment above the container in generated code).
     doc: str | None = None
+    #: Its unnamed children are numbered as in an nn.Sequential (a `sequential: true`
+    #: block); a chain of them is written as one.
+    numbered: bool = False
 
     def __repr__(self) -> str:
         return f"<Module {self.kind} {self.path!r}: {len(self.children)} children>"

@@ -154,6 +154,7 @@ def clone(template: Template, module: Module, input_id: int, nodes: list[Node]) 
                     output=moved(child.output),
                     parent=target,
                     doc=child.doc,
+                    numbered=child.numbered,
                 )
                 target.children.append(inner)
                 fill(child, inner)

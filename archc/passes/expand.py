@@ -25,10 +25,12 @@ from archc.ir.graph import INPUT, LAYER, MERGE, Graph, Module, Node
 from archc.layers import REGISTRY, LayerKind, Shape, ShapeError, match_notation
 from archc.layers.base import fmt_shape
 from archc.passes import block_memo
+from archc.spec import params as param_values
 from archc.spec.expr import ExprError, evaluate
+from archc.spec.functions import load_functions
 from archc.spec.loader import Spec, Variant
 from archc.spec.model import ENTRY_KEYS
-from archc.spec.names import layer_name_problem
+from archc.spec.names import copy_name_problem, layer_name_problem
 from archc.spec.source import LocDict, LocList
 from archc.spec.validate import locate, report_validation
 
@@ -81,6 +83,8 @@ class Expander:
         self.nodes: list[Node] = []
         self.block_stack: list[str] = []
         self.limit_hit = False
+        self.functions = load_functions(spec.raw, reporter)
+        self.words = _text_words(spec)
         # Deep networks repeat a few layer configurations many times (ResNet-152: 515 layers,
         # a few dozen distinct ones). Validated fields are shared between equal values, and
         # a volume worked out once per (fields, input volumes): the kinds' rules are pure.
@@ -101,7 +105,10 @@ class Expander:
     def run(self) -> Graph:
         """Expand the whole network; raise SpecError if anything was wrong."""
         spec, variant = self.spec, self.variant
-        ctx = dict(variant.params)
+        ctx = param_values.resolve(
+            variant.params, variant.param_spans, self.reporter, self.functions, self.words
+        )
+        self.reporter.check()
         shape = self._input_shape(ctx)
         root = Module("root", "", "", spec.raw.span)
         self.reporter.check()
@@ -128,7 +135,7 @@ class Expander:
             root=root,
             output=output,
             description=variant.description,
-            params=variant.params,
+            params=ctx,
             init=spec.file.init,
             blocks={n: b.spec for n, b in spec.blocks.items()},
             training=variant.training,
@@ -193,6 +200,14 @@ class Expander:
             )
             return None
         if "name" in entry and not self._valid_name(entry["name"], entry.value_span("name")):
+            return None
+        if "names" in entry and "repeat" not in entry:
+            self.reporter.error(
+                "E-UNKNOWN-FIELD",
+                f"{self._entry_label(entry, scope)}: 'names' names the copies of a `repeat`; "
+                "this entry has none",
+                entry.key_span("names"),
+            )
             return None
         name = entry.get("name")
         inputs = self._inputs(entry, scope, previous)
@@ -697,7 +712,7 @@ class Expander:
         overrides = self._overrides(entry, count)
         if overrides is None:
             return None
-        template = _without(entry, ("repeat", "overrides", "name", "inputs"))
+        template = _without(entry, ("repeat", "overrides", "name", "inputs", "names"))
         target, previous = scope, inputs[0] if inputs else None
         if "name" in entry:
             name = self._child_name(entry, scope, "")
@@ -725,6 +740,10 @@ class Expander:
                 # `index` is visible to the copy's expressions (and its block's body).
                 target.ctx = dict(saved, index=index)
                 copy = _merged(template, overrides.get(index))
+                if "names" in entry:
+                    copy = self._named_copy(copy, entry, target.ctx)
+                    if copy is None:
+                        return None
                 previous = self._single(copy, target, [previous], index)
                 if previous is None or self.limit_hit:
                     return None
@@ -733,6 +752,56 @@ class Expander:
         if target is not scope and previous is not None:
             target.container.output = previous
         return previous
+
+    def _named_copy(self, copy: LocDict, entry: LocDict, ctx: dict[str, Any]) -> LocDict | None:
+        """The copy with the name `names:` gives it (`denselayer{index + 1}`), or None after
+        reporting why that name cannot be made."""
+        span = entry.value_span("names")
+        template = entry["names"]
+        if not isinstance(template, str):
+            self.reporter.error(
+                "E-TYPE",
+                f"{self._entry_label(entry)}: names: expected text such as "
+                f"'layer{{index + 1}}', got {template!r}",
+                span,
+            )
+            return None
+        pieces = _template_parts(template)
+        if pieces is None:
+            self.reporter.error(
+                "E-TYPE",
+                f"names: '{template}' has a brace without its pair; expressions go in "
+                "braces: 'layer{index + 1}'",
+                span,
+            )
+            return None
+        parts = []
+        for text, expression in pieces:
+            parts.append(text)
+            if expression is None:
+                continue
+            value = self.value(expression, ctx, span)
+            if value is _FAILED:
+                return None
+            if not isinstance(value, (int, str)) or isinstance(value, bool):
+                self.reporter.error(
+                    "E-TYPE",
+                    f"names: '{{{expression}}}' is {value!r}; a name is made of text and "
+                    "whole numbers",
+                    span,
+                )
+                return None
+            parts.append(str(value))
+        name = "".join(parts)
+        problem = copy_name_problem(name)
+        if problem:
+            self.reporter.error("E-NAME-INVALID", f"names: {problem}", span)
+            return None
+        named = _without(copy, ())
+        named["name"] = name
+        named.key_spans["name"] = entry.key_span("names")
+        named.value_spans["name"] = span
+        return named
 
     def _overrides(self, entry: LocDict, count: int) -> dict[int, LocDict] | None:
         raw = entry.get("overrides")
@@ -822,7 +891,7 @@ class Expander:
         ctx = dict(scope.ctx)
         ctx.pop("index", None)
         ctx.pop(_UNKNOWNS, None)  # recomputed for this block's own parameters
-        values = {k: self.value(v, scope.ctx, entry.value_span(k)) for k, v in args.items()}
+        values = {k: self.param_value(v, scope.ctx, entry.value_span(k)) for k, v in args.items()}
         if any(v is _FAILED for v in values.values()):
             return None
         ctx.update(values)
@@ -833,7 +902,7 @@ class Expander:
         raw_params = block.raw.get("params") or LocDict(block.span)
         for key, default in declared.items():
             if key not in values:
-                value = self.value(default, _with_unknowns(ctx), raw_params.value_span(key))
+                value = self.param_value(default, _with_unknowns(ctx), raw_params.value_span(key))
                 if value is _FAILED:
                     return None
                 ctx[key] = values[key] = value
@@ -850,6 +919,7 @@ class Expander:
             block=block_name,
             args=values,
             parent=scope.container,
+            numbered=block.spec.sequential,
         )
         scope.container.children.append(module)
         trainable = self._trainable(entry, scope, label)
@@ -864,7 +934,9 @@ class Expander:
             MAX_LAYERS + 1  # nodes[0] is the input
         ):
             return block_memo.clone(template, module, inputs[0], self.nodes)
-        inner = Scope(module, sequential=False, ctx=ctx, trainable=trainable, init=init)
+        inner = Scope(
+            module, sequential=block.spec.sequential, ctx=ctx, trainable=trainable, init=init
+        )
         start, reported = len(self.nodes), len(self.reporter.diagnostics)
         self.block_stack.append(block_name)
         try:
@@ -929,7 +1001,7 @@ class Expander:
                 )
                 return _FAILED
             try:
-                return evaluate(text, ctx)
+                return evaluate(text, ctx, self.functions)
             except ExprError as exc:
                 self.reporter.error(exc.code, str(exc), span)
                 return _FAILED
@@ -944,6 +1016,13 @@ class Expander:
             result.item_spans = list(value.item_spans)
             return result
         return value
+
+    def param_value(self, value: Any, ctx: dict[str, Any], span: Span) -> Any:
+        """A block parameter's value: a word a spec uses as text (`act: relu6`) as written,
+        anything else resolved as `value` does."""
+        if isinstance(value, str) and param_values.is_text(value, ctx, self.words):
+            return value
+        return self.value(value, ctx, span)
 
     def _limit(self, span: Span) -> None:
         if not self.limit_hit:
@@ -981,6 +1060,26 @@ def _with_unknowns(ctx: dict[str, Any]) -> dict[str, Any]:
     if not unknown:
         return ctx
     return {**ctx, _UNKNOWNS: unknown}
+
+
+def _template_parts(template: str) -> list[tuple[str, str | None]] | None:
+    """`layer{index + 1}x` as [("layer", "index + 1"), ("x", None)]; None if a brace is
+    left open or closed without opening."""
+    parts = []
+    for match in re.finditer(r"([^{}]*)(?:\{([^{}]*)\}|$)", template):
+        if match.group(0) or match.group(2) is not None:
+            parts.append((match.group(1), match.group(2)))
+    rebuilt = "".join(t + ("" if e is None else "{" + e + "}") for t, e in parts)
+    return parts if rebuilt == template else None
+
+
+def _text_words(spec: Spec) -> set[str]:
+    """Words a parameter may hold as text: layer kinds, blocks, and fields' literal words."""
+    words = {*REGISTRY, *spec.blocks, "sequential"}
+    for kind in REGISTRY.values():
+        for values in _literals(kind).values():
+            words |= values
+    return words
 
 
 def _literals(kind: LayerKind) -> dict[str, set[str]]:

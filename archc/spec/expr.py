@@ -70,14 +70,25 @@ FUNCTIONS = {
 }
 
 
-def evaluate(text: str, scope: Mapping[str, object]) -> object:
-    """Evaluate an expression against named values; raise ExprError on any problem."""
+def evaluate(
+    text: str, scope: Mapping[str, object], functions: Mapping[str, object] | None = None
+) -> object:
+    """Evaluate an expression against named values; raise ExprError on any problem.
+
+    `functions` are the spec's own (archc.spec.functions.SpecFunction, by name): their
+    bodies run in this same evaluator, so every limit on an expression applies to them.
+    """
+    return _Evaluator(scope, functions or {}).visit(parsed(text))
+
+
+def parsed(text: str) -> ast.expr:
+    """The syntax tree of an expression's body; raise ExprError if it does not parse."""
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExprError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     tree = _parse(text.strip())
     if isinstance(tree, str):
         raise ExprError(f"cannot parse expression '{text}': {tree}") from None
-    return _Evaluator(scope).visit(tree.body)
+    return tree.body
 
 
 @functools.lru_cache(maxsize=4096)
@@ -94,8 +105,11 @@ def _parse(text: str) -> ast.Expression | str:
 
 
 class _Evaluator:
-    def __init__(self, scope: Mapping[str, object]):
+    def __init__(self, scope: Mapping[str, object], functions: Mapping[str, object]):
         self.scope = scope
+        self.functions = functions
+        #: Calls of spec functions in progress (their bodies are walked by this evaluator).
+        self.depth = 0
 
     def visit(self, node: ast.AST) -> object:
         method = getattr(self, f"visit_{type(node).__name__}", None)
@@ -194,8 +208,10 @@ class _Evaluator:
             ) from None
 
     def visit_Call(self, node: ast.Call) -> object:
+        if isinstance(node.func, ast.Name) and node.func.id in self.functions:
+            return self.functions[node.func.id].call(self, node)
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            allowed = ", ".join(sorted(FUNCTIONS))
+            allowed = ", ".join(sorted([*FUNCTIONS, *self.functions]))
             raise ExprError(f"call '{ast.unparse(node.func)}' is not allowed (allowed: {allowed})")
         if node.keywords:
             raise ExprError("keyword arguments are not allowed in expressions")

@@ -25,6 +25,8 @@ ENTRY_KEYS = {
     "repeat": "expression: how many copies (a named entry becomes a Sequential of them)",
     "overrides": "per-copy changes for `repeat`: {0: {stride: 2}} (negative indices count "
     "from the end)",
+    "names": "how `repeat` names its copies instead of 0, 1, 2: text with expressions in "
+    "braces, `denselayer{index + 1}`, `block{stage}-{index}`",
     "layers": "the entries of a Sequential (a list, or an expression naming a list parameter)",
     "init": "weight initialization: default, he (kaiming, msra), xavier (glorot), normal, "
     "zeros; on a Sequential or block instance it applies to every layer inside",
@@ -80,6 +82,30 @@ class BlockSpec(Strict):
     )
     layers: list[LayerEntry] = Field(description="the block's body, as in a network's layers")
     output: str | None = Field(None, description="the entry whose output the block returns")
+    sequential: bool = Field(
+        False,
+        description="number the unnamed entries 0, 1, 2 as an nn.Sequential does "
+        "(torchvision's Conv2dNormActivation: `.0 .1 .2` wherever the block is used)",
+    )
+
+
+class FunctionSpec(Strict):
+    """A function for expressions, defined in the spec: `make_divisible(32 * width, 8)`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    description: str = Field("", description="what the function computes, with its source")
+    params: dict[str, Any] = Field(
+        default={},
+        description="parameters in call order and their defaults; ~ marks a required one",
+    )
+    let: dict[str, Any] = Field(
+        default={},
+        description="local names, each an expression over the parameters and the names before it",
+    )
+    result: Any = Field(
+        alias="return", description="the value: an expression over parameters and `let` names"
+    )
 
 
 class VariantSpec(Strict):
@@ -116,6 +142,9 @@ class SpecFile(Strict):
     init: str | None = Field(None, description="default weight initialization")
     imports: list[str] = Field(default=[], description="files of shared blocks")
     blocks: dict[str, BlockSpec] = Field(default={}, description="blocks by name")
+    functions: dict[str, FunctionSpec] = Field(
+        default={}, description="functions that expressions can call, by name"
+    )
     variants: dict[str, VariantSpec] = Field(default={}, description="variants")
     training: TrainingSection = Field(
         None,

@@ -154,6 +154,25 @@ def layer_name_problem(name: object) -> str | None:
     return problem
 
 
+_COPY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
+def copy_name_problem(name: str) -> str | None:
+    """Why `name`, made by a `names:` pattern, cannot name a copy, or None. Besides layer
+    names, numbers and dashes are allowed (RegNet's `block1-0`): a module path may hold
+    them, and generated code reaches such a child with getattr."""
+    if name.isidentifier():
+        return layer_name_problem(name)
+    if len(name) > MAX_NAME_LENGTH:
+        return f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+    if not _COPY_NAME.fullmatch(name):
+        return (
+            f"name {name!r} may hold only ASCII letters, digits, _ and - "
+            "(and must not start with -)"
+        )
+    return None
+
+
 def param_name_problem(name: object, entry_keys: frozenset[str] | set[str]) -> str | None:
     """Why `name` cannot name a block parameter (an `__init__` parameter), or None."""
     problem = layer_name_problem(name)
