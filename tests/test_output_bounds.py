@@ -264,3 +264,17 @@ def test_one_line_is_printable_and_bounded():
     assert one_line("a\nb\t\x07c " * 100, 20) == "a b \\x07c a b \\x07c…"
     assert len(one_line("x" * 10_000, 240)) == 240
     assert printable("\u202eevil\x00") == "\\u202eevil\\x00"
+
+
+def test_a_diagram_with_too_many_boxes_is_drawn_collapsed(monkeypatch):
+    """`dot`'s time grows faster than the boxes it lays out: past MAX_DOT_NODES the
+    diagram collapses blocks, as it does past MAX_DOT_BYTES."""
+    graph = load(SPECS / "resnet.yaml", variant="18")
+    boxes = [len(set(graphviz_dot._view(graph, c).rep.values())) for c in (None, 1, 0)]
+    assert boxes[2] < boxes[1] < boxes[0]
+    monkeypatch.setattr(graphviz_dot, "MAX_DOT_NODES", boxes[1])
+    text, level = fitting_dot(graph)
+    assert level == 1 and text == to_dot(graph, 1)
+    monkeypatch.setattr(graphviz_dot, "MAX_DOT_NODES", boxes[2] - 1)
+    with pytest.raises(graphviz_dot.DiagramTooLarge, match="boxes, over archc's limit"):
+        fitting_dot(graph)

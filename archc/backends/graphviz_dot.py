@@ -54,10 +54,13 @@ MAX_TITLE_NAME = 80
 #: The largest graph.dot archc writes. The zoo's largest (ResNet-1202, 4,209 layers) is
 #: 1.5 MB; `dot` needs minutes well before this size, and the SVG is several times larger.
 MAX_DOT_BYTES = 8 * 2**20
+#: The most boxes (layers and collapsed blocks) archc asks `dot` to lay out: its time
+#: grows faster than the count, and the zoo's largest network (ResNet-1202) has 4,210.
+MAX_DOT_NODES = 6000
 
 
 class DiagramTooLarge(Exception):
-    """The diagram's DOT text would exceed MAX_DOT_BYTES even at the coarsest collapse."""
+    """The diagram would exceed MAX_DOT_NODES or MAX_DOT_BYTES at every allowed collapse."""
 
 
 class Html(str):
@@ -422,39 +425,44 @@ def _with_doc(text: str, doc: str | None) -> str:
 def fitting_dot(
     graph: Graph, collapse: int | None = None, direction: str = "TB"
 ) -> tuple[str, int | None]:
-    """The DOT text at `collapse`, or, when that exceeds MAX_DOT_BYTES and no level was
-    asked for, at the least collapse that fits; returns (text, level used). Raises
-    DiagramTooLarge when nothing fits."""
-    text = to_dot(graph, collapse, direction)
-    if _fits(text):
+    """The DOT text at `collapse`, or, when that exceeds MAX_DOT_NODES boxes or
+    MAX_DOT_BYTES and no level was asked for, at the least collapse that fits; returns
+    (text, level used). Raises DiagramTooLarge when nothing fits."""
+    text, over = _within_limits(graph, collapse, direction)
+    if text is not None:
         return text, collapse
     if collapse is None:
-        # Collapsing deeper levels never makes the text longer: search for the deepest
-        # level (the most detail) that fits.
+        # Collapsing deeper levels never adds boxes or text: search for the deepest level
+        # (the most detail) that fits.
         low, high, best = 0, _depth(graph.root), None
         while low <= high:
             level = (low + high) // 2
-            candidate = to_dot(graph, level, direction)
-            if _fits(candidate):
+            candidate, _ = _within_limits(graph, level, direction)
+            if candidate is not None:
                 best, low = (candidate, level), level + 1
             else:
                 high = level - 1
         if best is not None:
             return best
-    size = len(text.encode())
     hint = (
         "draw it with --collapse at a lower level"
         if collapse
         else "even with every block collapsed; build the other targets with --target"
     )
-    raise DiagramTooLarge(
-        f"the diagram would be {size_text(size)} of DOT, over archc's limit of "
-        f"{size_text(MAX_DOT_BYTES)} ({hint})"
-    )
+    raise DiagramTooLarge(f"the diagram would be {over} ({hint})")
 
 
-def _fits(text: str) -> bool:
-    return len(text) <= MAX_DOT_BYTES and len(text.encode()) <= MAX_DOT_BYTES
+def _within_limits(graph: Graph, level: int | None, direction: str) -> tuple[str | None, str]:
+    """The DOT text at `level` when it is within both limits, else (None, what is over)."""
+    boxes = len(set(_view(graph, level).rep.values()))
+    if boxes > MAX_DOT_NODES:
+        return None, f"{boxes:,} boxes, over archc's limit of {MAX_DOT_NODES:,}"
+    text = to_dot(graph, level, direction)
+    size = len(text.encode())
+    if size > MAX_DOT_BYTES:
+        over = f"{size_text(size)} of DOT, over archc's limit of {size_text(MAX_DOT_BYTES)}"
+        return None, over
+    return text, ""
 
 
 def _depth(module: Module) -> int:
