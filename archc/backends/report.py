@@ -36,9 +36,10 @@ MAX_DOC = 4000
 MAX_DESCRIPTION = 8000
 #: How much of a variant name the title keeps.
 MAX_TITLE_NAME = 80
-#: The largest page archc writes or serves. The zoo's largest (ResNet-1202: 4,209 layers
-#: with its diagram) is about 10 MB; a page many times that is no use in a browser.
-MAX_PAGE_BYTES = 64 * 2**20
+#: The largest page archc writes or serves. The zoo's largest (ResNet-1202: 4,209 layers,
+#: a 7.3 MB diagram) is 10.4 MB; one many times that is no use in a browser, and `archc
+#: serve` keeps a page per variant viewed.
+MAX_PAGE_BYTES = 32 * 2**20
 
 
 class ReportTooLarge(Exception):
