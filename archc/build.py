@@ -120,10 +120,17 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
-def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool = False) -> Path:
+def build_graph(
+    graph: Graph,
+    out: Path,
+    targets: list[str] | None,
+    check: bool = False,
+    weights: str | None = None,
+) -> Path:
     """Build one analysed variant into `out/<folder>/`; return that folder.
 
-    `targets=None` is the default set: every target the graph wants (see WANTED).
+    `targets=None` is the default set: every target the graph wants (see WANTED);
+    `weights` is a trained state_dict for model.onnx (else seed-0 initial weights).
     """
     folder = out / folder_name(graph.network, graph.variant)
     refuse_links(out, folder)
@@ -138,7 +145,7 @@ def build_graph(graph: Graph, out: Path, targets: list[str] | None, check: bool 
     _recover(out, folder.name)
     # The pid in the name lets a later build tell a killed build's leftovers from a live one.
     staging = Path(tempfile.mkdtemp(dir=out, prefix=_hidden(folder.name, "staging")))
-    options: dict = {"check": check}
+    options: dict = {"check": check, "weights": weights}
     started: dict = {}
     try:
         for target in ordered:
@@ -332,6 +339,7 @@ def build_all(
     targets: list[str] | None,
     check: bool = False,
     overrides: dict | None = None,
+    weights: str | None = None,
 ) -> bool:
     """Build every requested (spec, variant); print diagnostics and progress; True if all ok.
 
@@ -376,7 +384,7 @@ def build_all(
             variant_reporter = Reporter()
             try:
                 graph = analyse(spec, name, variant_reporter, overrides)
-                built.append(build_graph(graph, out, targets, check))
+                built.append(build_graph(graph, out, targets, check, weights))
             except SpecError as exc:
                 ok = False
                 reporter.diagnostics.extend(exc.diagnostics)

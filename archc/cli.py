@@ -314,9 +314,20 @@ def _spec_files(specs: tuple[str, ...]) -> list[str]:
     is_flag=True,
     help="Verify the ONNX export (checker, shapes, onnxruntime parity).",
 )
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="CHECKPOINT",
+    help="Export these trained weights (a state_dict, or train.py's checkpoint) to model.onnx "
+    "instead of the seed-0 initial ones; checked as --check does. One spec and variant.",
+)
 @_set_option
-def build(specs, variant, all_variants, out, targets, run_checks, overrides) -> None:
-    """Generate the model folder of each spec variant (model.py, model.onnx, graph, summary)."""
+def build(specs, variant, all_variants, out, targets, run_checks, weights, overrides) -> None:
+    """Generate the model folder of each spec variant (model.py, model.onnx, graph, summary).
+
+    model.onnx holds the module's initial weights (seeded with 0, so builds are
+    reproducible); --weights exports trained ones."""
     from archc.build import TARGETS, build_all
 
     if variant and all_variants:
@@ -327,9 +338,13 @@ def build(specs, variant, all_variants, out, targets, run_checks, overrides) -> 
         raise click.UsageError(
             f"unknown target {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}"
         )
-    ok = build_all(
-        _spec_files(specs), variant, all_variants, Path(out), chosen, run_checks, overrides
-    )
+    files = _spec_files(specs)
+    if weights is not None:
+        if all_variants or len(files) != 1:
+            raise click.UsageError("--weights holds one network's weights: give one spec")
+        if chosen is not None and "onnx" not in chosen:
+            raise click.UsageError("--weights sets model.onnx's weights: add the onnx target")
+    ok = build_all(files, variant, all_variants, Path(out), chosen, run_checks, overrides, weights)
     sys.exit(0 if ok else 1)
 
 

@@ -12,7 +12,12 @@ over the newer torch.export-based default:
 It folds eval-mode BatchNorm into the preceding convolution, as deployment wants. Its
 deprecation warning is silenced; if it is ever removed, `export` is the one place to change.
 
-The weights are initialised under a fixed seed, so the same spec gives the same bytes.
+The weights are initialised under a fixed seed (0), so the same spec gives the same bytes:
+`model.onnx` holds initial, untrained weights. `archc build --weights CHECKPOINT` exports
+trained ones instead: the state_dict is read with `torch.load(weights_only=True)` (a
+checkpoint is untrusted input: no pickled code runs), must match the generated module's
+names and shapes exactly, and the export is then checked like `--check` does, parity with
+the PyTorch module holding those weights included.
 
 Sizes are checked before anything is allocated, since a spec costs nothing to write and a
 10^12-parameter network would otherwise be refused only by the operating system:
@@ -161,6 +166,42 @@ def trace_size(graph: Graph) -> tuple[int, ...]:
     factor = math.sqrt(used / TRACE_TARGET_BYTES)
     small = [max(jump, int(size / factor) // jump * jump) for size in shape[1:]]
     return (shape[0], *(min(s, size) for s, size in zip(small, shape[1:], strict=True)))
+
+
+#: Mismatches a refused checkpoint lists before it gives only their count.
+SHOWN_PROBLEMS = 5
+
+
+def load_weights(module: Any, graph: Graph, path: str | Path) -> None:
+    """Load a trained state_dict into the generated module, or raise CheckFailed naming the
+    first few missing, unexpected or misshapen tensors and how many there are."""
+    from archc.transfer import TransferError, load_state
+
+    try:
+        state = load_state(path)
+    except TransferError as exc:
+        raise CheckFailed(f"--weights: {exc}") from None
+    expected = {key: tuple(t.shape) for key, t in module.state_dict().items()}
+    problems = [
+        f"missing '{key}' {list(shape)}" for key, shape in expected.items() if key not in state
+    ]
+    problems += [
+        f"'{key}' is {list(state[key].shape)}, {graph.class_name} has {list(shape)}"
+        for key, shape in expected.items()
+        if key in state and tuple(state[key].shape) != shape
+    ]
+    problems += [f"unexpected '{key}'" for key in state if key not in expected]
+    if problems:
+        shown = "; ".join(problems[:SHOWN_PROBLEMS])
+        more = (
+            f"; and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
+        )
+        raise CheckFailed(
+            f"--weights: '{path}' is not a state_dict of {graph.network} [{graph.variant}] "
+            f"({len(problems)} tensor(s) differ): {shown}{more}"
+        )
+    module.load_state_dict(state, strict=True)
+    module.eval()
 
 
 def export(module: Any, graph: Graph, path: Path) -> tuple[int, ...]:
@@ -586,15 +627,20 @@ def write_target(graph: Graph, staging: Path, options: dict[str, Any]) -> None:
     from archc.build import BuildError
 
     out = staging / "model.onnx"
+    weights = options.get("weights")
     try:
         check_sizes(graph)
         module = load_generated(graph, staging)
+        if weights is not None:
+            load_weights(module, graph, weights)
         traced = export(module, graph, out)
     except CheckFailed as exc:
         raise BuildError(f"onnx: {exc}") from exc
+    except ImportError:
+        raise  # a missing extra: the build says which to install (archc/build.py)
     except Exception as exc:  # noqa: BLE001 - any exporter failure is reported, not a traceback
         raise BuildError(f"onnx: export failed: {type(exc).__name__}: {exc}") from exc
-    if not options.get("check"):
+    if not options.get("check") and weights is None:
         return
     try:
         for report in run_checks(graph, module, out, traced):
