@@ -278,3 +278,13 @@ def test_a_diagram_with_too_many_boxes_is_drawn_collapsed(monkeypatch):
     monkeypatch.setattr(graphviz_dot, "MAX_DOT_NODES", boxes[2] - 1)
     with pytest.raises(graphviz_dot.DiagramTooLarge, match="boxes, over archc's limit"):
         fitting_dot(graph)
+
+
+def test_a_spec_file_name_with_control_characters_reaches_no_page_raw(tmp_path):
+    path = tmp_path / "net\x1b[2J\x07.yaml"
+    path.write_text(hostile_spec("doc", repeat=1))
+    graph = load(path)
+    page = report.render_page(graph, None, "x")
+    assert_clean(page)
+    assert "net\\x1b[2J\\x07.yaml" in page
+    assert_clean(report.waiting_page(str(path), {"version": "", "variants": []}))

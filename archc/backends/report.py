@@ -398,7 +398,7 @@ def _page(graph: Graph, svg: str | None, note: str, live: dict[str, Any] | None)
             f'<span class="sub">{html.escape(title)}</span>',
             '<span id="archc-live-controls"></span></div>',
             f'<dl class="totals">{_totals(graph)}</dl>',
-            f'<p class="spec">spec <code>{html.escape(graph.spec_path)}</code></p>',
+            f'<p class="spec">spec <code>{html.escape(printable(graph.spec_path))}</code></p>',
             (f'<p class="description">{html.escape(description)}</p>' if description else ""),
             "</header>",
             '<section id="archc-diagnostics" hidden></section>',
@@ -445,10 +445,10 @@ def waiting_page(spec_path: str, live: dict[str, Any]) -> str:
         [
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
             _csp(True),
-            f"<title>{html.escape(spec_path)} - archc serve</title>",
+            f"<title>{html.escape(printable(spec_path))} - archc serve</title>",
             f"<style>{_asset('report.css')}</style></head><body>",
             '<header id="archc-header"><div class="title">',
-            f"<h1>{html.escape(spec_path)}</h1>",
+            f"<h1>{html.escape(printable(spec_path))}</h1>",
             '<span id="archc-live-controls"></span></div></header>',
             '<section id="archc-diagnostics" hidden></section>',
             '<p class="note">No valid version of this spec yet: fix the errors above and save; '
