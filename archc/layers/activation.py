@@ -6,9 +6,19 @@ an optional slope, so one table defines them all (each is still its own register
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+from archc.layers.base import (
+    SAVES_INPUT,
+    SAVES_OUTPUT,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    TorchCode,
+)
 
 
 class ActivationFields(FieldsModel):
@@ -39,6 +49,14 @@ class Activation(LayerKind):
     torch_class = ""
     #: Whether PyTorch can apply it in place (then it makes no new tensor).
     can_inplace = False
+    #: What its backward needs: the output (ReLU, sigmoid, tanh) or the input (GELU, SiLU,
+    #: hardswish, ...). In place, torch keeps the result or a copy of the input instead,
+    #: which is the same number of bytes (archc applies it in place only where nothing
+    #: else reads the input).
+    keeps = SAVES_INPUT
+
+    def saved(self, f: FieldsModel, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return self.keeps
 
     def torch(self, f: FieldsModel, inputs: list[Shape], out: Shape) -> TorchCode:
         args = self._torch_args(f)
@@ -60,6 +78,7 @@ def _activation(type_name: str, torch_class: str, doc: str, inplace: bool, **ext
         "torch_class": torch_class,
         "can_inplace": inplace,
         "makes_tensor": not inplace,
+        "keeps": extra.pop("keeps", SAVES_INPUT),
         "__doc__": doc,
         "notation": extra.pop("notation", {type_name.replace("_", "-?_?"): {}}),
         **extra,
@@ -67,7 +86,9 @@ def _activation(type_name: str, torch_class: str, doc: str, inplace: bool, **ext
     return type(type_name.title().replace("_", ""), (Activation,), attrs)
 
 
-ReLU = _activation("relu", "nn.ReLU", "Rectified linear unit, max(0, x) (`nn.ReLU`).", True)
+ReLU = _activation(
+    "relu", "nn.ReLU", "Rectified linear unit, max(0, x) (`nn.ReLU`).", True, keeps=SAVES_OUTPUT
+)
 ReLU6 = _activation("relu6", "nn.ReLU6", "ReLU capped at 6 (`nn.ReLU6`).", True)
 ELU = _activation("elu", "nn.ELU", "Exponential linear unit (`nn.ELU`).", True)
 SiLU = _activation("silu", "nn.SiLU", "Sigmoid-weighted linear unit, swish (`nn.SiLU`).", True)
@@ -79,8 +100,10 @@ Hardsigmoid = _activation(
     "Hard sigmoid, relu6(x + 3) / 6 (`nn.Hardsigmoid`): MobileNetV3's gate.",
     True,
 )
-Sigmoid = _activation("sigmoid", "nn.Sigmoid", "Logistic sigmoid (`nn.Sigmoid`).", False)
-Tanh = _activation("tanh", "nn.Tanh", "Hyperbolic tangent (`nn.Tanh`).", False)
+Sigmoid = _activation(
+    "sigmoid", "nn.Sigmoid", "Logistic sigmoid (`nn.Sigmoid`).", False, keeps=SAVES_OUTPUT
+)
+Tanh = _activation("tanh", "nn.Tanh", "Hyperbolic tangent (`nn.Tanh`).", False, keeps=SAVES_OUTPUT)
 
 
 class LeakyReLU(Activation):
@@ -114,6 +137,10 @@ class ScaledTanh(nn.Module):
         return 1.7159 * torch.tanh(x * (2.0 / 3.0))
 '''
     }
+
+    def saved(self, f: ActivationFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # tanh keeps its result, an intermediate: the scalings before and after keep nothing.
+        return (Saved(per_example=math.prod(out)),)
 
     def torch(self, f: ActivationFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode("ScaledTanh()", helpers=("ScaledTanh",))

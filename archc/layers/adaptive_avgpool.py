@@ -5,9 +5,12 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from archc.layers.base import (
+    SAVES_INPUT,
+    SAVES_NOTHING,
     FieldsModel,
     LayerKind,
     Pair,
+    Saved,
     Shape,
     TorchCode,
     Window,
@@ -55,6 +58,10 @@ class AdaptiveAvgPool(LayerKind):
         kernel = tuple(-(-size // out) for size, out in zip((h, w), f.size, strict=True))
         stride = tuple(max(1, size // out) for size, out in zip((h, w), f.size, strict=True))
         return Window(kernel, stride)
+
+    def saved(self, f: AdaptiveAvgPoolFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # torch pools to 1x1 with a mean, whose gradient needs only the input's size.
+        return SAVES_NOTHING if out[1:] == (1, 1) else SAVES_INPUT
 
     def describe(self, f: AdaptiveAvgPoolFields) -> str:
         return "global" if f.size == (1, 1) else f"to {fmt_pair(f.size)}"

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, fmt_shape
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+    fmt_shape,
+)
 
 
 class AddFields(FieldsModel):
@@ -29,6 +38,9 @@ class Add(LayerKind):
             shapes = " and ".join(fmt_shape(s) for s in inputs)
             raise ShapeError(f"inputs {shapes} differ", "inputs", code="E-SHAPE-ADD")
         return inputs[0]
+
+    def saved(self, f: AddFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # the gradient passes through unchanged
 
     def describe(self, f: AddFields) -> str:
         return "+"

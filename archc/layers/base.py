@@ -81,11 +81,18 @@ class Tensor:
     name: str
     shape: Shape
     buffer: bool = False
+    #: How its elements are stored: "float32" or "int64" (counters, index tables).
+    dtype: str = "float32"
 
     @property
     def numel(self) -> int:
         """Number of elements."""
         return math.prod(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return 8 if self.dtype == "int64" else 4
 
 
 def tensor_key(path: str, name: str) -> str:
@@ -102,6 +109,32 @@ class Window:
     kernel: tuple[int, int]
     stride: tuple[int, int]
     dilation: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A tensor autograd keeps from a layer's forward pass for its backward (training mode),
+    following torch's derivative rules (tools/autograd/derivatives.yaml).
+
+    `of` is "input" (input number `index`) or "output" for a tensor that already exists, so
+    that a tensor saved by two layers counts once; None for a tensor the layer makes (pooling
+    indices, dropout masks, normalisation statistics, intermediates of a composite layer):
+    `per_example` elements for each example of the batch plus `fixed` elements.
+    `dtype` says how its elements are stored: "activation" (the activations' dtype),
+    "float32" (always, such as batch statistics), "int64" (indices) or "mask" (dropout's:
+    float32 on the CPU, bool on CUDA).
+    """
+
+    of: str | None = None
+    index: int = 0
+    per_example: int = 0
+    fixed: int = 0
+    dtype: str = "activation"
+
+
+SAVES_INPUT = (Saved("input"),)
+SAVES_OUTPUT = (Saved("output"),)
+SAVES_NOTHING: tuple[Saved, ...] = ()
 
 
 @dataclass
@@ -152,6 +185,8 @@ class LayerKind:
     #: False for layers that make no new tensor (in-place activations, views, eval dropout):
     #: they are left out of activation_elements (CS231n's convention).
     makes_tensor: ClassVar[bool] = True
+    #: The output is a view of input 0 (flatten, identity): it shares its memory.
+    aliases_input: ClassVar[bool] = False
     #: Paper notation that stands for this kind: regex -> fields (strings name regex groups).
     notation: ClassVar[dict[str, dict[str, Any]]] = {}
     #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, other).
@@ -195,6 +230,18 @@ class LayerKind:
     def connections(self, f: Any, inputs: list[Shape], out: Shape) -> int:
         """Connections in LeCun's sense: input-to-output links including the bias."""
         return 0
+
+    def saved(self, f: Any, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """What autograd keeps for this layer's backward in training mode (torch's rules).
+
+        Most layers with weights keep their input (a convolution's or a linear layer's
+        backward multiplies the output gradient by it), the default.
+        """
+        return SAVES_INPUT
+
+    def aliases(self, f: Any) -> bool:
+        """Whether the output shares input 0's memory in training mode (a view)."""
+        return self.aliases_input
 
     def window(self, f: Any, inputs: list[Shape]) -> Window | None:
         """The sliding window, for the receptive field; None if the layer is pointwise."""

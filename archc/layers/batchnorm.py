@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, Tensor, TorchCode
+from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, Tensor, TorchCode
 
 
 class BatchNormFields(FieldsModel):
@@ -34,6 +34,10 @@ class BatchNorm(LayerKind):
     )
     notation = {r"bn|batch-?norm": {}}
 
+    def saved(self, f: BatchNormFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The input, and the batch's mean and inverse standard deviation per channel.
+        return (Saved("input"), Saved(fixed=2 * inputs[0][0], dtype="float32"))
+
     def tensors(self, f: BatchNormFields, inputs: list[Shape], out: Shape) -> list[Tensor]:
         c = inputs[0][0]
         result = []
@@ -43,7 +47,7 @@ class BatchNorm(LayerKind):
             result += [
                 Tensor("running_mean", (c,), buffer=True),
                 Tensor("running_var", (c,), buffer=True),
-                Tensor("num_batches_tracked", (), buffer=True),
+                Tensor("num_batches_tracked", (), buffer=True, dtype="int64"),
             ]
         return result
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, fmt_shape
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+    fmt_shape,
+)
 
 
 class ConcatFields(FieldsModel):
@@ -35,6 +44,9 @@ class Concat(LayerKind):
                 f"inputs {shapes} differ in height or width", "inputs", code="E-SHAPE-CONCAT"
             )
         return (sum(s[0] for s in inputs), *inputs[0][1:])
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # the gradient is split by the inputs' sizes
 
     def describe(self, f: ConcatFields) -> str:
         return "concat"

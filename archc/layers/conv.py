@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, PositiveInt, model_validator
 
 from archc.layers.base import (
+    SAVES_INPUT,
     FieldsModel,
     LayerKind,
     Pair,
+    Saved,
     Shape,
     ShapeError,
     Tensor,
@@ -211,6 +213,21 @@ class ConnectionTableConv2d(nn.Module):
         _, h, w = inputs[0]
         out = self.infer(f, inputs)
         return describe_uneven((h, w), out[1:], f, pad)
+
+    def saved(self, f: ConvFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        if f.connections is None:
+            return SAVES_INPUT
+        # A connection table picks each output map's input maps (`x[:, maps]`): the
+        # indexing keeps the map numbers (int64) and each map's convolution its own copy.
+        _, h, w = inputs[0]
+        return tuple(
+            saved
+            for maps in f.connections
+            for saved in (
+                Saved(fixed=len(maps), dtype="int64"),
+                Saved(per_example=len(maps) * h * w),
+            )
+        )
 
     def describe(self, f: ConvFields) -> str:
         text = f"{f.kernel[0]}x{f.kernel[1]}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
 
 
 class DropoutFields(FieldsModel):
@@ -25,6 +27,15 @@ class Dropout(LayerKind):
     Fields = DropoutFields
     makes_tensor = False
     notation = {r"dropout": {}}
+
+    def saved(self, f: DropoutFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # Training keeps the mask of kept elements; p = 0 returns the input untouched.
+        if f.p == 0:
+            return SAVES_NOTHING
+        return (Saved(per_example=math.prod(out), dtype="mask"),)
+
+    def aliases(self, f: DropoutFields) -> bool:
+        return f.p == 0
 
     def describe(self, f: DropoutFields) -> str:
         return f"p {f.p:g}"

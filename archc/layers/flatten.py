@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
 
 
 class FlattenFields(FieldsModel):
@@ -23,9 +23,13 @@ class Flatten(LayerKind):
     Fields = FlattenFields
     shape_rule = "the vector C*H*W"
     makes_tensor = False
+    aliases_input = True
 
     def infer(self, f: FlattenFields, inputs: list[Shape]) -> Shape:
         return (math.prod(inputs[0]),)
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING
 
     def torch(self, f: FlattenFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode("nn.Flatten()", functional="torch.flatten({0}, 1)", view=True)

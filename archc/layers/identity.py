@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
 
 
 class IdentityFields(FieldsModel):
@@ -20,6 +20,10 @@ class Identity(LayerKind):
     type = "identity"
     Fields = IdentityFields
     makes_tensor = False
+    aliases_input = True
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING
 
     def torch(self, f: IdentityFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode("nn.Identity()", view=True)

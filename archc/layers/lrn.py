@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode, spatial
+from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, TorchCode, spatial
 
 
 class LRNFields(FieldsModel):
@@ -35,6 +35,19 @@ class LRN(LayerKind):
 
     def describe(self, f: LRNFields) -> str:
         return f"size {f.size}"
+
+    def saved(self, f: LRNFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # torch computes it from primitives (F.local_response_norm): the input (for the
+        # square and the division), the squares zero-padded by size - 1 channels (for the
+        # channel-window average), and the scaled sum and its power (for pow).
+        c, h, w = inputs[0]
+        padded = (c + f.size - 1) * h * w
+        return (
+            Saved("input"),
+            Saved(per_example=padded),
+            Saved(per_example=c * h * w),
+            Saved(per_example=c * h * w),
+        )
 
     def torch(self, f: LRNFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(

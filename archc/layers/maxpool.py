@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from archc.layers._pool import PoolFields, WindowPool
-from archc.layers.base import Pair, Shape, TorchCode, torch_pair
+from archc.layers.base import Pair, Saved, Shape, TorchCode, torch_pair
 
 
 class MaxPoolFields(PoolFields):
@@ -27,6 +29,10 @@ class MaxPool(WindowPool):
     Fields = MaxPoolFields
     # VGG Table 1's "maxpool" is 2x2 with stride 2; "pool" alone means the same.
     notation = {r"max-?pool": {"kernel": 2, "stride": 2}}
+
+    def saved(self, f: PoolFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The input, and where each maximum came from (int64, one per output element).
+        return (Saved("input"), Saved(per_example=math.prod(out), dtype="int64"))
 
     def torch(self, f: MaxPoolFields, inputs: list[Shape], out: Shape) -> TorchCode:
         args = self._torch_args(f)

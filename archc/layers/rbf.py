@@ -7,6 +7,7 @@ from pydantic import Field, PositiveInt
 from archc.layers.base import (
     FieldsModel,
     LayerKind,
+    Saved,
     Shape,
     ShapeError,
     Tensor,
@@ -68,6 +69,10 @@ class RBF(nn.Module):
 
     def connections(self, f: RBFFields, inputs: list[Shape], out: Shape) -> int:
         return f.out * inputs[0][0]
+
+    def saved(self, f: RBFFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # pow(2) keeps the differences to every centre: classes x features per example.
+        return (Saved(per_example=f.out * inputs[0][0]),)
 
     def describe(self, f: RBFFields) -> str:
         return f"{f.out} fixed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+from archc.layers.base import SAVES_OUTPUT, FieldsModel, LayerKind, Saved, Shape, TorchCode
 
 
 class SoftmaxFields(FieldsModel):
@@ -22,6 +22,9 @@ class Softmax(LayerKind):
     family = "act"
     notation = {r"soft-?max": {}}
     output_scores = "probabilities"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_OUTPUT
 
     def torch(self, f: SoftmaxFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode("nn.Softmax(dim=1)", saves_output=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field, PositiveInt
 
 from archc.layers.base import (
     FieldsModel,
     LayerKind,
+    Saved,
     Shape,
     ShapeError,
     Tensor,
@@ -72,6 +75,10 @@ class Subsample(nn.Module):
 
     def window(self, f: SubsampleFields, inputs: list[Shape]) -> Window:
         return Window((f.kernel, f.kernel), (f.kernel, f.kernel))
+
+    def saved(self, f: SubsampleFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The pooling keeps its input; the product with the coefficients keeps the sums.
+        return (Saved("input"), Saved(per_example=math.prod(out)))
 
     def describe(self, f: SubsampleFields) -> str:
         return f"{f.kernel}x{f.kernel}/{f.kernel}"

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, Window, spatial
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+    Window,
+    spatial,
+)
 
 
 class SubsamplePadFields(FieldsModel):
@@ -54,6 +64,9 @@ class SubsamplePad(nn.Module):
 
     def describe(self, f: SubsamplePadFields) -> str:
         return f"/{f.stride}, pad to {f.out}"
+
+    def saved(self, f: SubsamplePadFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # slicing and zero padding need only the sizes
 
     def torch(self, f: SubsamplePadFields, inputs: list[Shape], out: Shape) -> TorchCode:
         extra = f.out - inputs[0][0]

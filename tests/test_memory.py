@@ -1,0 +1,242 @@
+"""Training memory (archc.passes.memory) against what torch itself keeps and allocates.
+
+What autograd keeps is measured on the generated model with
+`torch.autograd.graph.saved_tensors_hooks`, counting each storage once (parameters and
+buffers left out: they are counted as weights), and attributed to the module running when
+it was saved; archc's figure for each layer must equal it, at two batch sizes.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+import archc
+from archc.cli import main
+from archc.passes.memory import OPTIMIZER_STATES, plan
+from archc.spec.loader import load_spec
+from tests.conftest import SPECS
+
+torch = pytest.importorskip("torch")
+from torch.autograd.graph import saved_tensors_hooks  # noqa: E402
+
+#: Networks up to this many MACs per example run in the default suite; the rest are slow.
+QUICK_MACS = 2e9
+
+
+def _zoo() -> list:
+    cases = []
+    for path in sorted(SPECS.glob("*.yaml")):
+        for variant in load_spec(path).variant_names():
+            macs = archc.load(path, variant).summary()["totals"]["macs"]
+            marks = [] if macs <= QUICK_MACS else [pytest.mark.slow]
+            cases.append(pytest.param(str(path), variant, marks=marks, id=f"{path.stem}-{variant}"))
+    return cases
+
+
+def measure_saved(model, x) -> dict[str, int]:
+    """Bytes autograd keeps in a training forward pass, per module path (unique storages,
+    parameters and buffers excluded), attributed to the innermost module running."""
+    names = {module: name for name, module in model.named_modules()}
+    running: list[str] = []
+
+    def enter(module, args):
+        running.append(names[module])
+
+    def leave(module, args, output):
+        running.pop()
+
+    handles = []
+    for module in model.modules():
+        handles.append(module.register_forward_pre_hook(enter))
+        handles.append(module.register_forward_hook(leave))
+    weights = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    seen: set[int] = set()
+    kept: collections.Counter = collections.Counter()
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        if key not in weights and key not in seen:
+            seen.add(key)
+            kept[running[-1] if running else ""] += storage.nbytes()
+        return tensor
+
+    try:
+        with saved_tensors_hooks(pack, lambda tensor: tensor):
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return kept
+
+
+def _owner(path: str, places: set[str]) -> str:
+    """The nearest enclosing path among `places` (the root is "")."""
+    while path and path not in places:
+        path = path.rpartition(".")[0]
+    return path
+
+
+def _compare(spec: str, variant: str, batch: int, params: dict | None = None) -> None:
+    net = archc.load(spec, variant, params)
+    graph = net.graph
+    model = archc.compile(spec, variant, params)
+    model.train()
+    torch.manual_seed(0)
+    x = torch.randn(batch, *graph.input_shape)
+    measured = measure_saved(model, x)
+    predicted = plan(graph, batch, device="cpu")
+    # Group both sides by archc's layers: a layer made of several modules (a connection
+    # table's per-map convolutions) is one row; work done in a block's forward (an add, a
+    # concatenation, a product) belongs to the block.
+    modules = set(dict(model.named_modules()))
+    ours: collections.Counter = collections.Counter()
+    for node in graph.layers():
+        ours[_owner(node.path, modules)] += predicted.saved_per_layer[node.id]
+    places = set(ours) | {""}
+    theirs: collections.Counter = collections.Counter()
+    for path, nbytes in measured.items():
+        theirs[_owner(path, places)] += nbytes
+    differing = {
+        place: (ours[place], theirs[place])
+        for place in set(ours) | set(theirs)
+        if ours[place] != theirs[place]
+    }
+    assert differing == {}, f"{spec} {variant} at batch {batch}: (archc, torch) {differing}"
+    assert predicted.saved == sum(measured.values())
+
+
+@pytest.mark.parametrize(("spec", "variant"), _zoo())
+def test_saved_tensors_equal_what_torch_keeps(spec, variant):
+    for batch in (1, 3):
+        _compare(spec, variant, batch)
+
+
+def test_frozen_layers_keep_nothing_for_backward(write_spec):
+    """A frozen stem reads an input that needs no gradient: autograd records nothing."""
+    path = write_spec(
+        """network: frozen
+input: [3, 16, 16]
+layers:
+  - {name: stem, type: sequential, trainable: false, layers: [
+      {type: conv, out: 8, kernel: 3, padding: 1}, batchnorm, relu, {type: maxpool, kernel: 2}]}
+  - {name: head, type: conv, out: 4, kernel: 3}
+  - relu
+  - flatten
+  - {name: fc, type: linear, out: 10}
+"""
+    )
+    _compare(str(path), None, 2)
+    graph = archc.load(path).graph
+    kept = plan(graph, 2)
+    stem = [n for n in graph.layers() if n.path.startswith("stem.")]
+    assert stem and all(kept.saved_per_layer[n.id] == 0 for n in stem)
+    # No gradient and no optimizer state for the frozen weights.
+    trainable = sum(p.numel() for p in archc.compile(path).parameters() if p.requires_grad)
+    assert plan(graph, 2, optimizer="adam").optimizer_state == 2 * 4 * trainable
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZER_STATES))
+def test_optimizer_state_is_what_torch_allocates(optimizer):
+    spec = str(SPECS / "resnet_cifar.yaml")
+    model = archc.compile(spec, "20")
+    make = {
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
+        "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "adam": lambda p: torch.optim.Adam(p),
+        "adamw": lambda p: torch.optim.AdamW(p),
+    }[optimizer]
+    opt = make(model.parameters())
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    opt.step()
+    # Adam's per-parameter step counter is a scalar, not state proportional to the model.
+    allocated = sum(
+        value.numel() * value.element_size()
+        for state in opt.state.values()
+        for value in state.values()
+        if torch.is_tensor(value) and value.dim() > 0
+    )
+    assert plan(archc.load(spec, "20").graph, 2, optimizer=optimizer).optimizer_state == allocated
+    grads = sum(p.grad.numel() * p.grad.element_size() for p in model.parameters())
+    assert plan(archc.load(spec, "20").graph, 2).gradients == grads
+
+
+@pytest.mark.parametrize(
+    ("spec", "variant", "batch"),
+    [
+        ("lenet5", "paper", 4),
+        ("alexnet", "torchvision", 3),
+        ("resnet", "18", 2),
+        ("googlenet", "torchvision", 2),
+        ("vgg", "A-BN", 2),
+    ],
+)
+def test_torchinfo_figures_equal_torchinfos_own(spec, variant, batch):
+    torchinfo = pytest.importorskip("torchinfo")
+    path = SPECS / f"{spec}.yaml"
+    graph = archc.load(path, variant).graph
+    model = archc.compile(path, variant)
+    stats = torchinfo.summary(model, input_size=(batch, *graph.input_shape), verbose=0)
+    ours = plan(graph, batch).torchinfo
+    assert ours["input"] == stats.total_input
+    assert ours["forward_backward"] == stats.total_output_bytes
+    assert ours["params"] == stats.total_param_bytes
+    assert ours["total"] == stats.total_input + stats.total_output_bytes + stats.total_param_bytes
+
+
+def test_the_largest_batch_is_the_last_that_fits():
+    graph = archc.load(SPECS / "vgg.yaml", "A").graph
+    budget = 24 * 2**30
+    best = plan(graph, 1, optimizer="momentum").largest_batch(budget)
+    assert plan(graph, best, optimizer="momentum").peak <= budget
+    assert plan(graph, best + 1, optimizer="momentum").peak > budget
+
+
+def test_batch_statistics_do_not_grow_with_the_batch():
+    """BatchNorm keeps a mean and an inverse deviation per channel whatever the batch."""
+    graph = archc.load(SPECS / "resnet_cifar.yaml", "20").graph
+    one, two = plan(graph, 1), plan(graph, 2)
+    channels = sum(n.shape[0] for n in graph.layers() if n.type == "batchnorm")
+    assert 2 * one.saved - two.saved == 2 * channels * 4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("batch", [8, 32])
+def test_predicted_peak_bounds_a_real_training_step_on_cuda(batch):
+    """On a GPU: the predicted peak against torch.cuda.max_memory_allocated() over a real
+    step (forward, backward, SGD with momentum), from a clean allocator state."""
+    spec = SPECS / "resnet.yaml"
+    graph = archc.load(spec, "18").graph
+    model = archc.compile(spec, "18").cuda().train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = torch.randn(batch, *graph.input_shape, device="cuda")
+    for _ in range(2):  # the second step has optimizer state, as every later one
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        model(x).sum().backward()
+        opt.step()
+    measured = torch.cuda.max_memory_allocated() - x.numel() * 4
+    predicted = plan(graph, batch, optimizer="momentum").peak
+    # Allocator rounding (512-byte blocks) and cuDNN workspaces are not modelled.
+    assert abs(predicted - measured) <= 0.1 * measured, (predicted, measured)
+
+
+def test_summary_json_reports_memory():
+    result = CliRunner().invoke(
+        main, ["summary", str(SPECS / "vgg.yaml"), "--variant", "A", "--json", "--batch", "8"]
+    )
+    assert result.exit_code == 0, result.output
+    memory = json.loads(result.output)["memory"]
+    graph = archc.load(SPECS / "vgg.yaml", "A").graph
+    expected = plan(graph, 8)
+    assert memory["batch"] == 8
+    assert memory["peak_bytes"] == expected.peak
+    assert memory["torchinfo"]["input_size_mb"] == round(
+        8 * math.prod(graph.input_shape) * 4 / 1e6, 2
+    )
