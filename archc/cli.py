@@ -3,6 +3,7 @@ so `archc check` and `archc summary` never import torch."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -181,6 +182,48 @@ def check(
     help="Fold modules nested deeper than N levels into one row each (1: top-level entries "
     "only); with --json, adds a `folded` list beside the full `layers`.",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=2**31),
+    default=None,
+    help="Training memory at this batch size: what each layer keeps for the backward "
+    "pass, the peak of a training step, and torchinfo's figures (docs/memory.md).",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(["sgd", "momentum", "adam", "adamw"]),
+    default="sgd",
+    show_default=True,
+    help="Optimizer whose state the training memory counts (momentum: SGD with momentum).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16", "float16"]),
+    default="float32",
+    show_default=True,
+    help="Activation precision: float32, or 16-bit autocast (weights stay float32).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cuda", "cpu"]),
+    default="cuda",
+    show_default=True,
+    help="Where training runs (dropout keeps a 1-byte mask on CUDA, 4 bytes on the CPU).",
+)
+@click.option(
+    "--memory",
+    "budget",
+    type=click.FloatRange(min=0, min_open=True, max=2**40),
+    default=None,
+    metavar="GIB",
+    help="Memory of the device in GiB: print the largest batch size whose training step "
+    "fits (with --all-variants, for each variant).",
+)
+@click.option(
+    "--all-variants",
+    is_flag=True,
+    help="With --batch or --memory: one row of training memory per variant of the family.",
+)
 @_set_option
 def summary(
     spec: str,
@@ -188,6 +231,12 @@ def summary(
     as_json: bool,
     as_markdown: bool,
     depth: int | None,
+    batch: int | None,
+    optimizer: str,
+    dtype: str,
+    device: str,
+    budget: float | None,
+    all_variants: bool,
     overrides: dict,
 ) -> None:
     """Print a per-layer table (volumes, params, MACs, memory, receptive field) and totals."""
@@ -195,6 +244,15 @@ def summary(
 
     if as_json and as_markdown:
         raise click.UsageError("--json and --markdown are exclusive")
+    planning = batch is not None or budget is not None
+    if all_variants and not planning:
+        raise click.UsageError("--all-variants needs --batch or --memory")
+    if all_variants and variant is not None:
+        raise click.UsageError("--all-variants and --variant are exclusive")
+    settings = {"batch": batch or 1, "dtype": dtype, "optimizer": optimizer, "device": device}
+    if all_variants:
+        _memory_table(spec, settings, budget, overrides, as_json)
+        return
     reporter = Reporter()
     try:
         _, graph = _analyse(spec, variant, reporter, overrides)
@@ -202,20 +260,100 @@ def summary(
         _fail(exc.diagnostics)
     if reporter.warnings:
         print_diagnostics(reporter.warnings, sys.stderr)
+    memory = None
+    if planning:
+        from archc.passes.memory import plan
+
+        memory = plan(graph, **settings)
     if as_json:
-        click.echo(backend.to_json(graph, depth), nl=False)
+        document = backend.summary_dict(graph, depth, memory)
+        if budget is not None:
+            document["memory"]["budget_gib"] = budget
+            document["memory"]["largest_batch"] = memory.largest_batch(int(budget * 2**30))
+        click.echo(json.dumps(document, indent=2))
     elif as_markdown:
-        click.echo(backend.to_markdown(graph, depth), nl=False)
+        click.echo(backend.to_markdown(graph, depth, memory), nl=False)
     else:
         from rich.console import Console
 
         console = Console()
         if console.is_terminal:
-            backend.print_table(graph, console, depth)
+            backend.print_table(graph, console, depth, memory=memory)
         else:
             # A pipe or a log file is as wide as the table needs: no figure is ever cut.
-            wide = Console(width=max(backend.table_width(graph, depth), console.width))
-            backend.print_table(graph, wide, depth, fit=False)
+            needed = backend.table_width(graph, depth, memory)
+            wide = Console(width=max(needed, console.width))
+            backend.print_table(graph, wide, depth, fit=False, memory=memory)
+        if budget is not None:
+            click.echo(_fits_line(memory, budget))
+
+
+def _fits_line(memory, budget: float) -> str:
+    best = memory.largest_batch(int(budget * 2**30))
+    if best == 0:
+        return f"does not fit in {budget:g} GiB even at batch 1"
+    return f"largest batch that fits in {budget:g} GiB: {best:,}"
+
+
+def _memory_table(spec_path: str, settings: dict, budget: float | None, overrides, as_json):
+    """`summary --all-variants`: one row of training memory per variant."""
+    from archc.backends.summary import human, size_text
+    from archc.passes.memory import plan
+    from archc.pipeline import analyse
+    from archc.spec.loader import load_spec
+
+    reporter = Reporter()
+    try:
+        spec = load_spec(spec_path, reporter)
+    except SpecError as exc:
+        _fail(exc.diagnostics)
+    rows = []
+    for name in spec.variant_names():
+        try:
+            graph = analyse(spec, name, reporter, overrides)
+        except SpecError:
+            continue
+        memory = plan(graph, **settings)
+        params = sum(n.counts.params for n in graph.nodes)
+        best = memory.largest_batch(int(budget * 2**30)) if budget is not None else None
+        rows.append((name, params, memory.peak, best))
+    if reporter.errors:
+        _fail(reporter.diagnostics)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "spec": spec_path,
+                    **settings,
+                    "budget_gib": budget,
+                    "variants": [
+                        {"variant": n, "params": p, "peak_bytes": peak, "largest_batch": best}
+                        for n, p, peak, best in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    title = (
+        f"{spec.network}: training memory at batch {settings['batch']} "
+        f"({settings['dtype']}, {settings['optimizer']}, {settings['device']})"
+    )
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("variant")
+    table.add_column("params", justify="right")
+    table.add_column(f"peak at batch {settings['batch']}", justify="right")
+    if budget is not None:
+        table.add_column(f"largest batch in {budget:g} GiB", justify="right")
+    for name, params, peak, best in rows:
+        cells = [name, human(params), size_text(peak)]
+        if budget is not None:
+            cells.append(human(best) if best else "does not fit")
+        table.add_row(*cells)
+    Console(width=max(Console().width, 100)).print(table)
 
 
 @main.command()

@@ -240,3 +240,38 @@ def test_summary_json_reports_memory():
     assert memory["torchinfo"]["input_size_mb"] == round(
         8 * math.prod(graph.input_shape) * 4 / 1e6, 2
     )
+
+
+def test_summary_prints_the_largest_batch_for_each_variant():
+    result = CliRunner().invoke(
+        main,
+        ["summary", str(SPECS / "vgg.yaml"), "--all-variants", "--memory", "24", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["variant"]: row for row in json.loads(result.output)["variants"]}
+    assert list(rows) == load_spec(SPECS / "vgg.yaml").variant_names()
+    for name, row in rows.items():
+        graph = archc.load(SPECS / "vgg.yaml", name).graph
+        best = row["largest_batch"]
+        assert plan(graph, best).peak <= 24 * 2**30 < plan(graph, best + 1).peak
+
+
+def test_summary_table_shows_what_each_layer_keeps():
+    result = CliRunner().invoke(
+        main, ["summary", str(SPECS / "lenet5.yaml"), "--batch", "2", "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "kept for backward" in result.output
+    assert "Forward/backward pass size (MB)" in result.output
+    # c1 keeps its input: 2 images of 1x32x32 at 4 bytes.
+    row = next(line for line in result.output.splitlines() if line.startswith("│ c1 "))
+    assert row.rstrip("│ ").endswith(f"{2 * 32 * 32 * 4:,}")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--all-variants"], ["--all-variants", "--batch", "2", "--variant", "A"], ["--batch", "0"]],
+)
+def test_memory_options_are_checked(arguments):
+    result = CliRunner().invoke(main, ["summary", str(SPECS / "vgg.yaml"), *arguments])
+    assert result.exit_code == 2

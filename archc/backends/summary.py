@@ -69,9 +69,10 @@ def _block_of(node: Node) -> str | None:
     return parent.path if parent is not None else None
 
 
-def summary_dict(graph: Graph, depth: int | None = None) -> dict[str, Any]:
+def summary_dict(graph: Graph, depth: int | None = None, memory: Any = None) -> dict[str, Any]:
     """The document of `archc summary --json` (CONTRACT.md); with `depth`, a `folded` list
-    beside the intact `layers` holds one entry per module at that depth (see table_rows)."""
+    beside the intact `layers` holds one entry per module at that depth (see table_rows);
+    with `memory` (a passes.memory.MemoryPlan), a `memory` object."""
     total = totals(graph)
     document = {
         "archc_summary": FORMAT_VERSION,
@@ -102,6 +103,8 @@ def summary_dict(graph: Graph, depth: int | None = None) -> dict[str, Any]:
         document["folded"] = [
             _folded_dict(graph, path, nodes) for path, nodes in _fold(graph, depth)
         ]
+    if memory is not None:
+        document["memory"] = memory_dict(graph, memory)
     return document
 
 
@@ -120,9 +123,9 @@ def _folded_dict(graph: Graph, path: str, members: list[Node]) -> dict[str, Any]
     }
 
 
-def to_json(graph: Graph, depth: int | None = None) -> str:
+def to_json(graph: Graph, depth: int | None = None, memory: Any = None) -> str:
     """The summary as indented JSON text, ending with a newline."""
-    return json.dumps(summary_dict(graph, depth), indent=2) + "\n"
+    return json.dumps(summary_dict(graph, depth, memory), indent=2) + "\n"
 
 
 def human(n: int) -> str:
@@ -150,15 +153,27 @@ def _rf_text(node: Node) -> str:
 
 
 COLUMNS = ("layer", "type", "hyper", "output", "params", "MACs", "activations", "RF / jump")
+#: The column added with `--batch`: bytes autograd keeps for the backward pass.
+KEPT = "kept for backward"
 
 
-def table_rows(graph: Graph, depth: int | None = None) -> list[tuple[str, ...]]:
+def table_rows(
+    graph: Graph, depth: int | None = None, kept: dict[int, int] | None = None
+) -> list[tuple[str, ...]]:
     """One row per node (the input first) for the human-readable table; with `depth`, every
     module nested deeper than that many levels is folded into one row (its path, block,
-    output volume and the sums of its layers), as torchinfo's `depth=` does."""
+    output volume and the sums of its layers), as torchinfo's `depth=` does. With `kept`
+    (node id -> bytes, a memory plan's), a last cell gives what autograd keeps."""
     if depth is not None:
-        return [_folded_row(graph, path, members) for path, members in _fold(graph, depth)]
-    return [node_row(node) for node in graph.nodes]
+        groups = _fold(graph, depth)
+        rows = [_folded_row(graph, path, members) for path, members in groups]
+        sizes = [sum((kept or {}).get(n.id, 0) for n in members) for _, members in groups]
+    else:
+        rows = [node_row(node) for node in graph.nodes]
+        sizes = [(kept or {}).get(node.id, 0) for node in graph.nodes]
+    if kept is None:
+        return rows
+    return [(*row, human(size) if size else "") for row, size in zip(rows, sizes, strict=True)]
 
 
 def _fold(graph: Graph, depth: int) -> list[tuple[str, list[Node]]]:
@@ -257,7 +272,7 @@ def _field_note(graph: Graph) -> list[str]:
     return []
 
 
-def to_markdown(graph: Graph, depth: int | None = None) -> str:
+def to_markdown(graph: Graph, depth: int | None = None, memory: Any = None) -> str:
     """The summary as a Markdown document (`depth` folds deeper modules, as in the table)."""
     title = f"# {graph.network} / {graph.variant} ({graph.class_name})\n\n"
     intro = f"{graph.description.strip()}\n\n" if graph.description.strip() else ""
@@ -265,13 +280,19 @@ def to_markdown(graph: Graph, depth: int | None = None) -> str:
         f"Input {fmt_shape(graph.input_shape)}, output {fmt_shape(graph.output_shape)}; "
         f"spec `{graph.spec_path}`.\n\n"
     )
-    header = "| " + " | ".join(COLUMNS) + " |\n"
-    rule = "| " + " | ".join("---" if i < 4 else "---:" for i in range(len(COLUMNS))) + " |\n"
+    columns = (*COLUMNS, KEPT) if memory is not None else COLUMNS
+    header = "| " + " | ".join(columns) + " |\n"
+    rule = "| " + " | ".join("---" if i < 4 else "---:" for i in range(len(columns))) + " |\n"
+    kept = memory.saved_per_layer if memory is not None else None
     body = "".join(
         "| " + " | ".join(cell.replace("|", "\\|") if cell else "" for cell in row) + " |\n"
-        for row in table_rows(graph, depth)
+        for row in table_rows(graph, depth, kept)
     )
     totals_md = "\n**Totals**\n\n" + "".join(f"- {line}\n" for line in totals_lines(graph))
+    if memory is not None:
+        totals_md += "\n**Training memory**\n\n" + "".join(
+            f"- {line.strip()}\n" for line in memory_lines(memory)
+        )
     return title + intro + header + rule + body + totals_md
 
 
@@ -305,6 +326,7 @@ _OPTIONAL = ("type", "RF / jump", "activations", "hyper")
 
 
 def _table(graph: Graph, rows: list[tuple[str, ...]], columns: list[str], compact: bool) -> Any:
+    everything = (*COLUMNS, KEPT)
     from rich import box
     from rich.table import Table
 
@@ -315,12 +337,12 @@ def _table(graph: Graph, rows: list[tuple[str, ...]], columns: list[str], compac
         box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
         pad_edge=not compact,
     )
-    keep = [COLUMNS.index(c) for c in columns]
+    keep = [everything.index(c) for c in columns]
     for column in columns:
         # "fold", never rich's default "ellipsis": a figure that cannot fit wraps, whole.
         table.add_column(
             column,
-            justify="right" if COLUMNS.index(column) >= 4 else "left",
+            justify="right" if everything.index(column) >= 4 else "left",
             no_wrap=column != "layer",
             overflow="fold",
         )
@@ -329,7 +351,9 @@ def _table(graph: Graph, rows: list[tuple[str, ...]], columns: list[str], compac
     return table
 
 
-def fitted_table(graph: Graph, width: int | None, depth: int | None = None) -> tuple[Any, str]:
+def fitted_table(
+    graph: Graph, width: int | None, depth: int | None = None, memory: Any = None
+) -> tuple[Any, str]:
     """The rich table for a terminal `width` columns wide (None: as wide as it needs), and a
     note naming the columns a narrow terminal left out ('' when none).
 
@@ -338,13 +362,13 @@ def fitted_table(graph: Graph, width: int | None, depth: int | None = None) -> t
     from rich.console import Console
     from rich.measure import Measurement
 
-    rows = table_rows(graph, depth)
+    rows = table_rows(graph, depth, memory.saved_per_layer if memory is not None else None)
     probe = Console(width=10_000)
 
     def natural(table: Any) -> int:
         return Measurement.get(probe, probe.options, table).maximum
 
-    columns = list(COLUMNS)
+    columns = list(COLUMNS) + ([KEPT] if memory is not None else [])
     table = _table(graph, rows, columns, compact=False)
     if width is None or natural(table) <= width:
         return table, ""
@@ -365,24 +389,28 @@ def fitted_table(graph: Graph, width: int | None, depth: int | None = None) -> t
     return table, note
 
 
-def table_width(graph: Graph, depth: int | None = None) -> int:
+def table_width(graph: Graph, depth: int | None = None, memory: Any = None) -> int:
     """The width the full table needs, in columns."""
     from rich.console import Console
     from rich.measure import Measurement
 
     probe = Console(width=10_000)
-    table, _ = fitted_table(graph, None, depth)
+    table, _ = fitted_table(graph, None, depth, memory)
     return Measurement.get(probe, probe.options, table).maximum
 
 
-def print_table(graph: Graph, console: Any, depth: int | None = None, fit: bool = True) -> None:
+def print_table(
+    graph: Graph, console: Any, depth: int | None = None, fit: bool = True, memory: Any = None
+) -> None:
     """Print the per-layer table and totals with rich; `fit` fits the table to the console's
-    width (a terminal), else the console is expected to be as wide as the table."""
-    table, note = fitted_table(graph, console.width if fit else None, depth)
+    width (a terminal), else the console is expected to be as wide as the table. `memory`
+    (a passes.memory.MemoryPlan) adds what each layer keeps and the training memory."""
+    table, note = fitted_table(graph, console.width if fit else None, depth, memory)
     console.print(table)
     if note:
         console.print(note, highlight=False, style="dim")
-    for line in totals_lines(graph):
+    lines = totals_lines(graph) + (memory_lines(memory) if memory is not None else [])
+    for line in lines:
         console.print(line, highlight=False)
 
 
@@ -398,3 +426,77 @@ def render_table(graph: Graph, width: int | None = None, depth: int | None = Non
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
     print_table(graph, console, depth, fit=fit)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+# --- training memory (archc summary --batch) -------------------------------------------
+
+
+def size_text(n: int) -> str:
+    """Bytes in binary units, as memory is quoted (1.50 GiB)."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.2f} {unit}"
+    return f"{n} bytes"
+
+
+def memory_lines(memory: Any) -> list[str]:
+    """The training memory of a plan as short lines (what counts is in docs/memory.md)."""
+    m = memory
+    per_example = m.activations_per_example
+    return [
+        f"training memory at batch {m.batch} ({m.dtype}, {m.optimizer}, {m.device}):",
+        f"  activations: {size_text(per_example)} per example, "
+        f"{size_text(per_example * m.batch)} per batch",
+        f"  kept for backward: {size_text(m.saved)}",
+        f"  weights and buffers: {size_text(m.weights + m.buffers)}"
+        + (f", autocast copies {size_text(m.autocast_copies)}" if m.autocast_copies else ""),
+        f"  gradients: {size_text(m.gradients)}",
+        f"  optimizer state: {size_text(m.optimizer_state)}",
+        f"  largest transient: {size_text(m.transient)}",
+        f"  peak: {size_text(m.peak)} ({human(m.peak)} bytes)",
+        "torchinfo's figures at that batch (its conventions: MB = 10^6 bytes):",
+        *(f"  {label}: {value:.2f}" for label, value in torchinfo_mb(m).items()),
+    ]
+
+
+#: torchinfo's own labels for its four figures.
+TORCHINFO_LABELS = {
+    "input": "Input size (MB)",
+    "forward_backward": "Forward/backward pass size (MB)",
+    "params": "Params size (MB)",
+    "total": "Estimated Total Size (MB)",
+}
+
+
+def torchinfo_mb(memory: Any) -> dict[str, float]:
+    """torchinfo's four figures in its units (MB, rounded as it prints them)."""
+    return {TORCHINFO_LABELS[k]: round(v / 1e6, 2) for k, v in memory.torchinfo.items()}
+
+
+def memory_dict(graph: Graph, memory: Any) -> dict[str, Any]:
+    """The `memory` object of the JSON summary."""
+    m = memory
+    return {
+        "batch": m.batch,
+        "dtype": m.dtype,
+        "optimizer": m.optimizer,
+        "device": m.device,
+        "activation_bytes_per_example": m.activations_per_example,
+        "activation_bytes": m.activations_per_example * m.batch,
+        "saved_bytes": m.saved,
+        "weight_bytes": m.weights,
+        "buffer_bytes": m.buffers,
+        "gradient_bytes": m.gradients,
+        "optimizer_bytes": m.optimizer_state,
+        "autocast_copy_bytes": m.autocast_copies,
+        "transient_bytes": m.transient,
+        "peak_bytes": m.peak,
+        "saved_bytes_per_layer": {node.path: m.saved_per_layer[node.id] for node in graph.layers()},
+        "torchinfo": {
+            "input_size_mb": round(m.torchinfo["input"] / 1e6, 2),
+            "forward_backward_pass_size_mb": round(m.torchinfo["forward_backward"] / 1e6, 2),
+            "params_size_mb": round(m.torchinfo["params"] / 1e6, 2),
+            "estimated_total_size_mb": round(m.torchinfo["total"] / 1e6, 2),
+            "bytes": dict(m.torchinfo),
+        },
+    }
