@@ -275,3 +275,91 @@ def test_summary_table_shows_what_each_layer_keeps():
 def test_memory_options_are_checked(arguments):
     result = CliRunner().invoke(main, ["summary", str(SPECS / "vgg.yaml"), *arguments])
     assert result.exit_code == 2
+
+
+#: Small networks that use every layer kind the zoo's CPU-sized members may not reach.
+KIND_SPECS = {
+    "tokens-and-attention": """network: tiny_vit
+input: [3, 32, 32]
+blocks:
+  encoder:
+    layers:
+      - {name: ln_1, type: layernorm}
+      - {name: self_attention, type: self_attention, heads: 4}
+      - {name: add1, type: add, inputs: [self_attention, input]}
+      - {name: ln_2, type: layernorm}
+      - {name: mlp, type: sequential, layers: [{type: linear, out: 64}, gelu, {type: linear, out: 32}]}
+      - {name: add2, type: add, inputs: [mlp, add1]}
+layers:
+  - {name: conv_proj, type: conv, out: 32, kernel: 8, stride: 8}
+  - map_to_tokens
+  - {name: class_token, type: class_token}
+  - {name: pos_embedding, type: pos_embedding}
+  - {name: layers, type: encoder, repeat: 2}
+  - {name: ln, type: layernorm}
+  - {type: select_token, index: 0}
+  - {name: head, type: linear, out: 10}
+""",
+    "channels-last-and-gates": """network: tiny_modern
+input: [3, 32, 32]
+blocks:
+  cn:
+    layers:
+      - {name: dw, type: conv, out: 16, kernel: 7, padding: 3, groups: 16}
+      - {type: permute, dims: [0, 2, 3, 1]}
+      - {name: norm, type: layernorm, over: last, eps: 1.0e-6}
+      - {name: fc1, type: linear, out: 64, over: last}
+      - gelu
+      - {name: fc2, type: linear, out: 16, over: last}
+      - {type: permute, dims: [0, 3, 1, 2]}
+      - {name: layer_scale, type: layer_scale, over: channels, value: 1.0e-6}
+      - {name: stochastic_depth, type: stochastic_depth, p: 0.1}
+      - {name: add, type: add, inputs: [stochastic_depth, input]}
+  se:
+    layers:
+      - {name: pool, type: adaptive_avgpool}
+      - {name: fc1, type: conv, out: 4, kernel: 1}
+      - silu
+      - {name: fc2, type: conv, out: 16, kernel: 1}
+      - {name: gate, type: hardsigmoid}
+      - {name: scale, type: multiply, inputs: [gate, input]}
+  shuffle:
+    layers:
+      - {name: x1, type: channel_split, index: 0, inputs: input}
+      - {name: x2, type: channel_split, index: 1, inputs: input}
+      - {name: branch2, type: conv, out: 8, kernel: 1, inputs: x2}
+      - {name: gn, type: groupnorm, groups: 2}
+      - {name: act, type: hardswish}
+      - {name: cat, type: concat, inputs: [x1, act]}
+      - {type: channel_shuffle, groups: 2}
+layers:
+  - {name: stem, type: conv, out: 16, kernel: 4, stride: 4}
+  - {name: norm, type: layernorm, over: channels, eps: 1.0e-6}
+  - {name: block, type: cn}
+  - {name: se, type: se}
+  - {name: shuffle, type: shuffle}
+  - {name: to_tokens, type: map_to_tokens}
+  - {name: back, type: tokens_to_map}
+  - {name: pool, type: adaptive_avgpool, size: 2}
+  - flatten
+  - {name: fc, type: linear, out: 10}
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(KIND_SPECS))
+def test_every_kind_keeps_what_torch_keeps(name, write_spec):
+    path = write_spec(KIND_SPECS[name])
+    for batch in (1, 3):
+        _compare(str(path), None, batch)
+
+
+@pytest.mark.parametrize("name", sorted(KIND_SPECS))
+def test_torchinfo_figures_for_every_kind(name, write_spec):
+    torchinfo = pytest.importorskip("torchinfo")
+    path = write_spec(KIND_SPECS[name])
+    graph = archc.load(path).graph
+    stats = torchinfo.summary(archc.compile(path), input_size=(2, *graph.input_shape), verbose=0)
+    ours = plan(graph, 2).torchinfo
+    assert ours["forward_backward"] == stats.total_output_bytes
+    assert ours["params"] == stats.total_param_bytes

@@ -187,6 +187,10 @@ class LayerKind:
     makes_tensor: ClassVar[bool] = True
     #: The output is a view of input 0 (flatten, identity): it shares its memory.
     aliases_input: ClassVar[bool] = False
+    #: Whether tools that hook modules (torchinfo) see this layer's module as a leaf with
+    #: its parameters: False for a module whose parameters sit in children it never calls
+    #: (nn.MultiheadAttention's out_proj).
+    torchinfo_leaf: ClassVar[bool] = True
     #: Paper notation that stands for this kind: regex -> fields (strings name regex groups).
     notation: ClassVar[dict[str, dict[str, Any]]] = {}
     #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, other).

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+)
 
 
 class ChannelShuffleFields(FieldsModel):
@@ -33,6 +41,9 @@ class ChannelShuffle(LayerKind):
 
     def describe(self, f: ChannelShuffleFields) -> str:
         return f"{f.groups} groups"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # reshapes and a copy need only sizes
 
     def torch(self, f: ChannelShuffleFields, inputs: list[Shape], out: Shape) -> TorchCode:
         # Reshape to (groups, C / groups), swap the two, and flatten back: the same values

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+)
 
 
 class ChannelSplitFields(FieldsModel):
@@ -43,6 +51,12 @@ class ChannelSplit(LayerKind):
 
     def describe(self, f: ChannelSplitFields) -> str:
         return f"part {f.index}/{f.parts}"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # a view: the gradient fills its part
+
+    def aliases(self, f) -> bool:
+        return True
 
     def torch(self, f: ChannelSplitFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(None, call=f"{{0}}.chunk({f.parts}, 1)[{f.index}]", view=True)

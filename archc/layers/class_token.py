@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from archc.layers.base import SELF, FieldsModel, LayerKind, Shape, Tensor, TorchCode, sequence
+from archc.layers.base import (
+    SAVES_NOTHING,
+    SELF,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    Tensor,
+    TorchCode,
+    sequence,
+)
 
 
 class ClassTokenFields(FieldsModel):
@@ -33,6 +43,9 @@ class ClassToken(LayerKind):
 
     def describe(self, f: ClassTokenFields) -> str:
         return "+1 token"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # a concatenation needs only sizes
 
     def torch(self, f: ClassTokenFields, inputs: list[Shape], out: Shape) -> TorchCode:
         # torchvision starts the token at zero; expand() makes one view per example.

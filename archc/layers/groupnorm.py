@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, Tensor, TorchCode
+from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, ShapeError, Tensor, TorchCode
 
 
 class GroupNormFields(FieldsModel):
@@ -45,6 +45,10 @@ class GroupNorm(LayerKind):
 
     def describe(self, f: GroupNormFields) -> str:
         return f"{f.groups} groups"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The input, and a mean and an inverse deviation (float32) per group.
+        return (Saved("input"), Saved(per_example=2 * f.groups, dtype="float32"))
 
     def torch(self, f: GroupNormFields, inputs: list[Shape], out: Shape) -> TorchCode:
         args = [str(f.groups), str(inputs[0][0])]

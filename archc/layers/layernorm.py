@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, PositiveFloat
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, Tensor, TorchCode, feature_size
+from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, Tensor, TorchCode, feature_size
 
 _LAYER_NORM_2D = '''
 class LayerNorm2d(nn.LayerNorm):
@@ -64,6 +65,11 @@ class LayerNorm(LayerKind):
     def describe(self, f: LayerNormFields) -> str:
         parts = [f"over {f.over}" if f.over else "", "" if f.eps == 1e-5 else f"eps {f.eps:g}"]
         return ", ".join(p for p in parts if p)
+
+    def saved(self, f: LayerNormFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The input, and a mean and an inverse deviation (float32) per normalized position.
+        positions = math.prod(inputs[0]) // feature_size(inputs[0], f.over, "layernorm")
+        return (Saved("input"), Saved(per_example=2 * positions, dtype="float32"))
 
     def torch(self, f: LayerNormFields, inputs: list[Shape], out: Shape) -> TorchCode:
         args = [str(feature_size(inputs[0], f.over, "layernorm"))]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode, spatial
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    TorchCode,
+    spatial,
+)
 
 
 class MapToTokensFields(FieldsModel):
@@ -30,6 +38,12 @@ class MapToTokens(LayerKind):
 
     def describe(self, f: MapToTokensFields) -> str:
         return "HW x C"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # views (flatten, transpose)
+
+    def aliases(self, f) -> bool:
+        return True
 
     def torch(self, f: MapToTokensFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(None, call="{0}.flatten(2).transpose(1, 2)", view=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, fmt_shape
+from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, ShapeError, TorchCode, fmt_shape
 
 
 class MultiplyFields(FieldsModel):
@@ -54,6 +54,10 @@ class Multiply(LayerKind):
 
     def describe(self, f: MultiplyFields) -> str:
         return "x"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # Each factor's gradient is the output's times the other factors.
+        return tuple(Saved("input", i) for i in range(len(inputs)))
 
     def torch(self, f: MultiplyFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(None, call=" * ".join(f"{{{i}}}" for i in range(len(inputs))))

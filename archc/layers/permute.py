@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, fmt_shape
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+    fmt_shape,
+)
 
 _PERMUTE = '''
 class Permute(nn.Module):
@@ -64,6 +73,12 @@ class Permute(LayerKind):
 
     def describe(self, f: PermuteFields) -> str:
         return str(f.dims)
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # a view: the gradient is permuted back
+
+    def aliases(self, f) -> bool:
+        return True
 
     def torch(self, f: PermuteFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(f"Permute({f.dims})", helpers=("Permute",), view=True)

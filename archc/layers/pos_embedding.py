@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from archc.layers.base import SELF, FieldsModel, LayerKind, Shape, Tensor, TorchCode, sequence
+from archc.layers.base import (
+    SAVES_NOTHING,
+    SELF,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    Tensor,
+    TorchCode,
+    sequence,
+)
 
 
 class PosEmbeddingFields(FieldsModel):
@@ -32,6 +42,9 @@ class PosEmbedding(LayerKind):
 
     def describe(self, f: PosEmbeddingFields) -> str:
         return "+ learned"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # an add passes the gradient through
 
     def torch(self, f: PosEmbeddingFields, inputs: list[Shape], out: Shape) -> TorchCode:
         tokens, dim = out

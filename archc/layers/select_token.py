@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, TorchCode, sequence
+from archc.layers.base import (
+    SAVES_NOTHING,
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchCode,
+    sequence,
+)
 
 
 class SelectTokenFields(FieldsModel):
@@ -37,6 +46,12 @@ class SelectToken(LayerKind):
 
     def describe(self, f: SelectTokenFields) -> str:
         return f"token {f.index}"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # a view: the gradient fills its token
+
+    def aliases(self, f) -> bool:
+        return True
 
     def torch(self, f: SelectTokenFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(None, call=f"{{0}}[:, {int(f.index)}]", view=True)

@@ -7,6 +7,7 @@ from pydantic import Field, PositiveInt
 from archc.layers.base import (
     FieldsModel,
     LayerKind,
+    Saved,
     Shape,
     Tensor,
     TorchCode,
@@ -74,6 +75,21 @@ class SelfAttention(LayerKind):
 
     def describe(self, f: SelfAttentionFields) -> str:
         return f"{f.heads} heads"
+
+    # nn.MultiheadAttention holds out_proj as a child it never calls: torchinfo sees no leaf.
+    torchinfo_leaf = False
+
+    def saved(self, f: SelfAttentionFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The input projection keeps its input; fused attention keeps the projected queries,
+        # keys and values, its output (the output projection's input) and a log-sum-exp
+        # (float32) per head and token.
+        tokens, dim = out
+        return (
+            Saved("input"),
+            Saved(per_example=3 * tokens * dim),
+            Saved(per_example=f.heads * tokens, dtype="float32"),
+            Saved(per_example=tokens * dim),
+        )
 
     def torch(self, f: SelfAttentionFields, inputs: list[Shape], out: Shape) -> TorchCode:
         extra = kwargs(

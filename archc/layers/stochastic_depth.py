@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, TorchCode
+from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
 
 _STOCHASTIC_DEPTH = '''
 class StochasticDepth(nn.Module):
@@ -58,6 +58,17 @@ class StochasticDepth(LayerKind):
 
     def describe(self, f: StochasticDepthFields) -> str:
         return f"p {f.p:g}" + ("" if f.mode == "row" else ", batch")
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # Training multiplies by a kept/dropped factor per example ("row") or per batch.
+        if f.p == 0:
+            return SAVES_NOTHING
+        if f.mode == "row":
+            return (Saved(per_example=1),)
+        return (Saved(fixed=1),)
+
+    def aliases(self, f) -> bool:
+        return f.p == 0
 
     def torch(self, f: StochasticDepthFields, inputs: list[Shape], out: Shape) -> TorchCode:
         return TorchCode(

@@ -7,8 +7,10 @@ import math
 from pydantic import Field, PositiveInt
 
 from archc.layers.base import (
+    SAVES_NOTHING,
     FieldsModel,
     LayerKind,
+    Saved,
     Shape,
     ShapeError,
     TorchCode,
@@ -66,6 +68,9 @@ class TokensToMap(LayerKind):
 
     def describe(self, f: TokensToMapFields) -> str:
         return "D x H x W"
+
+    def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        return SAVES_NOTHING  # a transpose and a copy need only sizes
 
     def torch(self, f: TokensToMapFields, inputs: list[Shape], out: Shape) -> TorchCode:
         d, h, w = out

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from archc.ir.graph import INPUT, Graph, Node
+from archc.layers.base import SELF
 
 #: Bytes per element of each kind of saved tensor, by activation dtype and device.
 ACTIVATION_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -93,7 +94,8 @@ def _kept(node: Node, nodes: list[Node], storage: dict[int, int], seen: set[int]
         if key in seen:
             continue
         seen.add(key)
-        elements = math.prod(nodes[source].shape)
+        # A view keeps all the memory it looks into (`x[:, 0]` keeps every token).
+        elements = math.prod(nodes[key].shape)
         per_example[item.dtype] = per_example.get(item.dtype, 0) + elements
     return Kept(tuple(sorted(per_example.items())), tuple(sorted(fixed.items())))
 
@@ -195,7 +197,10 @@ def torchinfo_figures(graph: Graph, batch: int) -> dict[str, int]:
     outputs = 0
     params = 0
     for node in graph.layers():
-        own = sum(t.numel for t in node.tensors if not t.buffer)
+        if not node.layer.torchinfo_leaf:
+            continue
+        # A tensor the parent holds (SELF: class token, layer scale) is no leaf's parameter.
+        own = sum(t.numel for t in node.tensors if not t.buffer and t.name != SELF)
         if own:
             outputs += math.prod(node.shape) * batch * 4 * 2
             params += own * 4
