@@ -10,7 +10,16 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import analysis, build_overhead, lsp, memory, models, scaling, startup
+from bench import (
+    analysis,
+    build_overhead,
+    lsp,
+    memory,
+    models,
+    scaling,
+    startup,
+    training_memory,
+)
 from bench.common import Context, machine
 from bench.report import Goal, Section, goals_table, markdown, rich_table
 
@@ -23,6 +32,7 @@ MEASUREMENTS = {
     "build": build_overhead,
     "memory": memory,
     "lsp": lsp,
+    "training_memory": training_memory,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 #: Hand-written record of what profiling found and what was fixed (before and after); read

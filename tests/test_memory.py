@@ -288,7 +288,9 @@ blocks:
       - {name: self_attention, type: self_attention, heads: 4}
       - {name: add1, type: add, inputs: [self_attention, input]}
       - {name: ln_2, type: layernorm}
-      - {name: mlp, type: sequential, layers: [{type: linear, out: 64}, gelu, {type: linear, out: 32}]}
+      - name: mlp
+        type: sequential
+        layers: [{type: linear, out: 64}, gelu, {type: linear, out: 32}]
       - {name: add2, type: add, inputs: [mlp, add1]}
 layers:
   - {name: conv_proj, type: conv, out: 32, kernel: 8, stride: 8}
@@ -363,3 +365,27 @@ def test_torchinfo_figures_for_every_kind(name, write_spec):
     ours = plan(graph, 2).torchinfo
     assert ours["forward_backward"] == stats.total_output_bytes
     assert ours["params"] == stats.total_param_bytes
+
+
+def test_the_report_charts_memory_through_the_network():
+    from archc.backends.memory_chart import memory_chart_svg
+
+    graph = archc.load(SPECS / "resnet.yaml", "18").graph
+    chart = memory_chart_svg(graph)
+    # ResNet-18's largest output is conv1's, 112x112x64 at fp32 (3.06 MiB).
+    assert f"largest: conv1, {112 * 112 * 64 * 4 / 2**20:,.2f} MiB" in chart
+    assert chart.count('class="bar') == len(graph.layers())
+    kept = plan(graph, 1).saved
+    assert f"to {kept / 2**20:,.2f} MiB per example" in chart
+
+
+def test_the_memory_chart_stays_small_for_deep_networks(write_spec):
+    from archc.backends.memory_chart import MAX_BARS, memory_chart_svg
+
+    path = write_spec(
+        "network: deep\ninput: [4, 8, 8]\nlayers:\n"
+        "  - {name: body, type: conv, out: 4, kernel: 3, padding: 1, repeat: 5000}\n"
+    )
+    chart = memory_chart_svg(archc.load(path).graph)
+    assert chart.count('class="bar') <= MAX_BARS
+    assert len(chart) < 200_000

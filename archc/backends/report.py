@@ -25,6 +25,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from archc.backends.bounded_text import UNPRINTABLE, clip, printable, size_text
+from archc.backends.memory_chart import memory_chart_svg
 from archc.backends.summary import human, si, summary_dict
 from archc.ir.graph import INPUT, Graph, Module, Node
 from archc.layers.base import fmt_shape
@@ -421,6 +422,9 @@ def _page(graph: Graph, svg: str | None, note: str, live: dict[str, Any] | None)
             '<div class="table-wrap">',
             _table(data, graph),
             "</div></section>",
+            '<section id="archc-memory"><h2>Memory through the network</h2>',
+            memory_chart_svg(graph),
+            "</section>",
             f'<script type="application/json" id="archc-data">{script_json(data)}</script>',
             live_json,
             f"<script>{_asset('report.js')}</script>",
