@@ -44,7 +44,7 @@ def test_language_md_covers_every_kind_and_key():
 def _typical_uses(kind):
     """(fields, inputs, output) a kind takes: its docs' first YAML example with fields, then
     its required fields set to 16 (kernels 3); each on the first of a map, a token sequence,
-    a vector and a wide map that it accepts."""
+    a vector, a wide map and a channels-last map that it accepts."""
     import yaml
 
     candidates = []
@@ -63,7 +63,8 @@ def _typical_uses(kind):
             fields = kind.Fields.model_validate(values)
         except ValueError:  # pydantic's ValidationError: 16 is no permutation of axes
             continue
-        for shape in ((8, 16, 16), (16, 16), (8,), (64, 16, 16)):
+        # The last: Swin's first channels-last stage, which 7x7 windows tile.
+        for shape in ((8, 16, 16), (16, 16), (8,), (64, 16, 16), (56, 56, 96)):
             inputs = [shape] * kind.min_inputs
             try:
                 yield fields, inputs, kind.infer(fields, inputs)

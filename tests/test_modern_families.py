@@ -67,6 +67,8 @@ def papers_figures() -> dict[str, dict[str, int]]:
                 "params": int(cells[2].replace(",", "")),
                 "macs": int(cells[3].replace(",", "")),
             }
+            if len(cells) >= 5 and cells[4]:  # transformers: attention's products
+                rows[cells[0]]["attention_macs"] = int(cells[4].replace(",", ""))
     return rows
 
 
@@ -188,6 +190,125 @@ def test_build_check_passes(name, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     spec, variant = MODELS[name]
+    result = CliRunner().invoke(
+        main,
+        ["build", str(SPECS / spec), "--variant", variant, "--check", "-o", str(tmp_path)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    for check in ("checker", "shapes", "onnxruntime"):
+        assert f"onnx check {check}: ok" in result.output, result.output
+
+
+# --- Transformers (issue 16): ViT and Swin ---------------------------------------------------
+
+#: papers.md's transformer rows -> (spec file, variant). Their conv + linear MACs count
+#: attention's projections as linear layers; the fifth column, attention's query-key and
+#: attention-value products, is archc's `attention_macs`.
+TRANSFORMERS = {
+    "swin_b": ("swin.yaml", "b"),
+    "swin_s": ("swin.yaml", "s"),
+    "swin_t": ("swin.yaml", "t"),
+    "vit_b_16": ("vit.yaml", "b_16"),
+    "vit_b_32": ("vit.yaml", "b_32"),
+    "vit_h_14": ("vit.yaml", "h_14"),
+    "vit_l_16": ("vit.yaml", "l_16"),
+    "vit_l_32": ("vit.yaml", "l_32"),
+}
+
+#: Transformers whose float64 forward pass is too long for the default suite.
+TRANSFORMERS_SLOW = {"vit_b_16"}
+
+TRANSFORMER_FIXTURES = sorted(
+    n for n in TRANSFORMERS if (REFERENCE / "torchvision" / f"{n}.json").exists()
+)
+
+
+@cache
+def transformer_summary(name: str) -> dict:
+    spec, variant = TRANSFORMERS[name]
+    return archc.load(SPECS / spec, variant).summary()
+
+
+def test_transformer_rows_are_every_vit_and_swin_of_papers_md():
+    names = {n for n in papers_figures() if n.startswith(("vit_", "swin_"))}
+    assert set(TRANSFORMERS) == names
+    assert list(TRANSFORMERS) == sorted(TRANSFORMERS)
+    assert papers_figures()["vit_b_16"]["attention_macs"] == 715_327_488
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMERS))
+def test_transformer_params_and_both_macs_equal_torchvision(name):
+    expected = papers_figures()[name]
+    s = transformer_summary(name)
+    assert s["input_shape"] == expected["input"]
+    assert s["totals"]["params"] == expected["params"]
+    assert s["totals"]["macs"] == expected["macs"]
+    assert s["totals"]["attention_macs"] == expected["attention_macs"]
+    params = [math.prod(shape) for _, shape, kind in s["state_dict"] if kind == "param"]
+    assert sum(params) == expected["params"]
+
+
+@pytest.mark.parametrize("name", TRANSFORMER_FIXTURES)
+def test_transformer_summary_matches_torchvision_fixture(name):
+    # Keys and shapes in order; MACs by torch's own op count (conv, linear with and without
+    # bias, and the batched products of Swin's attention); every leaf module's output shape.
+    s, fixture = transformer_summary(name), torchvision_fixture(name)
+    assert s["state_dict"] == fixture["state_dict"]
+    assert s["totals"]["params"] == fixture["total_params"]
+    by_op = fixture["macs_by_aten_op_per_image"]
+    linear_ops = ("aten.convolution", "aten.addmm", "aten.mm")
+    assert s["totals"]["macs"] == sum(by_op.get(op, 0) for op in linear_ops)
+    if "aten.bmm" in by_op:  # Swin's; ViT's fused attention is not counted on the CPU
+        assert s["totals"]["attention_macs"] == by_op["aten.bmm"]
+    shapes = {row["name"]: row["output_shape"] for row in s["layers"]}
+    leaves = {name: shape for name, _, shape, _ in reversed(fixture["leaf_outputs_per_image"])}
+    compared = [name for name in leaves if name in shapes]
+    assert all(shapes[name] == leaves[name] for name in compared)
+    # Every other leaf module torchvision calls is inside one of archc's layers (patch
+    # merging's norm and reduction); its attention modules call their projections as
+    # functions, so those are not leaves there either.
+    inside = [name for name in leaves if name not in shapes]
+    assert all(name.rsplit(".", 1)[0] in shapes for name in inside)
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMERS))
+def test_transformer_module_has_the_summary_keys_and_runs_on_meta(name):
+    torch = pytest.importorskip("torch")
+    from archc.backends.pytorch import compile_module
+
+    s = transformer_summary(name)
+    spec, variant = TRANSFORMERS[name]
+    model = compile_module(archc.load(SPECS / spec, variant).graph, device="meta").eval()
+    ours = [[k, list(v.shape)] for k, v in model.state_dict().items()]
+    assert ours == [[k, shape] for k, shape, _ in s["state_dict"]]
+    with torch.no_grad():
+        y = model(torch.empty(2, *s["input_shape"], device="meta"))
+    assert list(y.shape) == [2, 1000]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in TRANSFORMERS_SLOW else n
+        for n in TRANSFORMER_FIXTURES
+    ],
+)
+def test_transformer_logits_match_torchvision_fixture(name):
+    pytest.importorskip("torch")
+    from tests.test_pytorch_torchvision import assert_logits_equal, assert_state_dict_equals
+
+    spec, variant = TRANSFORMERS[name]
+    graph = archc.load(SPECS / spec, variant).graph
+    assert_state_dict_equals(graph, torchvision_fixture(name))
+    assert_logits_equal(graph, torchvision_fixture(name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TRANSFORMER_FIXTURES)
+def test_transformer_build_check_passes(name, tmp_path):
+    pytest.importorskip("onnxruntime")
+    spec, variant = TRANSFORMERS[name]
     result = CliRunner().invoke(
         main,
         ["build", str(SPECS / spec), "--variant", variant, "--check", "-o", str(tmp_path)],

@@ -31,6 +31,8 @@ def fill_state_dict(model: torch.nn.Module) -> None:
             u = fill_values(k, n).reshape(tensor.shape)
             if name.endswith("num_batches_tracked"):
                 value = torch.zeros_like(u)
+            elif not tensor.is_floating_point():
+                continue  # other integer tensors keep their computed values (Swin's index)
             elif name.endswith("running_mean"):
                 value = 0.01 * u
             elif name.endswith("running_var"):

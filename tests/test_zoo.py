@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import archc
 from archc.cli import main
 from tests.conftest import SPECS, torchvision_fixture
-from tests.test_modern_families import MODELS, papers_figures
+from tests.test_modern_families import MODELS, TRANSFORMERS, papers_figures
 
 # CONTRACT.md, "The zoo": files and variants, default first.
 ZOO = {
@@ -53,6 +53,8 @@ ZOO = {
     "mobilenet_v1": ["1.0", "0.75", "0.5", "0.25", "1.0-192", "1.0-160", "1.0-128"],
     "mobilenet_v2": ["1.0"],
     "mnasnet": ["1_0", "0_5", "0_75", "1_3"],
+    "vit": ["b_16", "b_32", "l_16", "l_32", "h_14"],
+    "swin": ["t", "s", "b"],
 }
 CASES = [(spec, variant) for spec, variants in ZOO.items() for variant in variants]
 
@@ -143,6 +145,12 @@ EXACT = {
 # holds them to MACs, keys and logits too).
 for _name, (_spec, _variant) in MODELS.items():
     EXACT[(_spec.removesuffix(".yaml"), _variant)] = {"params": papers_figures()[_name]["params"]}
+# The transformers: params and both MAC conventions (attention's products apart).
+for _name, (_spec, _variant) in TRANSFORMERS.items():
+    _row = papers_figures()[_name]
+    EXACT[(_spec.removesuffix(".yaml"), _variant)] = {
+        key: _row[key] for key in ("params", "macs", "attention_macs")
+    }
 
 # Figures as the papers round them: (key, published value, unit, decimals).
 ROUNDED = {

@@ -236,18 +236,25 @@ def export(module: Any, graph: Graph, path: Path) -> tuple[int, ...]:
             "ignore", category=torch.jit.TracerWarning, module="torch.nn.functional"
         )
         warnings.filterwarnings("ignore", message=SAME_PADDING_NOTE)
-        with torch.no_grad():
-            torch.onnx.export(
-                module,
-                (example,),
-                buffer,
-                dynamo=False,
-                opset_version=OPSET,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: {0: BATCH_AXIS}},
-                do_constant_folding=True,
-            )
+        # nn.MultiheadAttention's fused inference kernel has no ONNX form; its unfused
+        # path computes the same and exports (ViT's self-attention).
+        fastpath = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            with torch.no_grad():
+                torch.onnx.export(
+                    module,
+                    (example,),
+                    buffer,
+                    dynamo=False,
+                    opset_version=OPSET,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: {0: BATCH_AXIS}},
+                    do_constant_folding=True,
+                )
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
     data = buffer.getvalue()
     model = onnx.load_from_string(data)
     count = len(model.graph.node)
@@ -488,9 +495,12 @@ def layer_outputs(model: Any) -> dict[str, str]:
     result = {}
     for path in sorted(members):
         inside = members[path]
+        # A Constant the exporter placed in a module's scope but shares with later code
+        # (a shape for a reshape) is not what the module outputs.
         leaving = [
             value
             for i in sorted(inside)
+            if nodes[i].op_type != "Constant"
             for value in nodes[i].output
             if value in graph_outputs or any(r not in inside for r in readers.get(value, []))
         ]

@@ -81,6 +81,8 @@ def _rf(row: dict[str, Any]) -> str:
     rf = row["receptive_field"]
     if rf is None:
         return ""
+    if rf.get("global"):
+        return "global"  # after self-attention: the whole input
     size = "x".join(str(s) for s in dict.fromkeys(rf["size"]))
     jump = "x".join(str(s) for s in dict.fromkeys(rf["jump"]))
     return f"{size} / {jump}"
@@ -321,6 +323,8 @@ def _volume(text: str) -> int:
 
 
 def _rf_sort(text: str) -> int:
+    if text == "global":
+        return 10**9  # the whole input: larger than any window's field
     head = text.split(" ")[0].split("x")[0] if text else ""
     return int(head) if head.isdigit() else 0
 
@@ -333,6 +337,11 @@ def _totals(graph: Graph) -> str:
         ("layers", str(len(graph.layers()))),
         ("params", f"{human(t.params)} ({si(t.params)})"),
         ("MACs", f"{human(t.macs)} ({si(t.macs)})"),
+        *(
+            [("attention MACs", f"{human(t.attention_macs)} ({si(t.attention_macs)})")]
+            if t.attention_macs
+            else []
+        ),
         (
             "activations",
             f"{human(t.activation_elements)} ({t.activation_elements * 4 / 2**20:.1f} MiB fp32)",

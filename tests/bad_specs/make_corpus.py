@@ -640,6 +640,26 @@ case(
     ["self_attention 'attn'", "30x30x8", "map_to_tokens"],
 )
 case(
+    "window_does_not_tile",
+    "a Swin window that does not tile the map",
+    "network: t\ninput: [3, 60, 60]\nlayers:\n"
+    "  - {type: conv, out: 48, kernel: 4, stride: 4}\n"
+    "  - {type: permute, dims: [0, 2, 3, 1]}\n"
+    "  - {name: attn, type: window_attention, heads: 3, window: @@7}\n",
+    "E-SHAPE-WINDOW",
+    ["window_attention 'attn'", "15x15", "15x15x48"],
+)
+case(
+    "patch_merging_odd",
+    "patch merging of a map with an odd side",
+    "network: t\ninput: [3, 60, 60]\nlayers:\n"
+    "  - {type: conv, out: 48, kernel: 4, stride: 4}\n"
+    "  - {type: permute, dims: [0, 2, 3, 1]}\n"
+    "  - @@{name: merge, type: patch_merging}\n",
+    "E-SHAPE-WINDOW",
+    ["patch_merging 'merge'", "15x15", "even"],
+)
+case(
     "pool_after_linear",
     "a pool over the output of a linear layer",
     chain("- flatten", "- {type: linear, out: 10}", "- @@{name: pool, type: maxpool}"),
