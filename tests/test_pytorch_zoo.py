@@ -41,6 +41,8 @@ def check_against_analysis(net: archc.Network) -> None:
     def hook(name):
         def record(module, args, output):
             assert name not in seen, f"{name} called twice"
+            if isinstance(output, tuple):  # nn.MultiheadAttention: (output, weights)
+                output = output[0]
             seen[name] = tuple(output.shape)
 
         return record
