@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -107,8 +108,15 @@ def main() -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
-@click.option("--variant", "-v", help="Variant to check (default: the spec's default).")
-@click.option("--all-variants", is_flag=True, help="Check every variant of each spec.")
+@click.option("--variant", "-v", help="Check only this variant (default: every variant).")
+@click.option(
+    "--all-variants", is_flag=True, help="Check every variant of each spec (the default)."
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail (exit 1) on warnings too, such as dead layers (W-DEAD-LAYER): for CI.",
+)
 @click.option(
     "--stdin-filename",
     metavar="PATH",
@@ -120,11 +128,13 @@ def check(
     specs: tuple[str, ...],
     variant: str | None,
     all_variants: bool,
+    strict: bool,
     stdin_filename: str | None,
     overrides: dict,
 ) -> None:
     """Validate specs (files, or folders of *.yaml) and print every diagnostic. `-` reads a
-    spec from standard input."""
+    spec from standard input. Every variant is checked unless --variant names one; a
+    problem found only in another variant than the default says which."""
     from archc.pipeline import analyse
     from archc.spec.loader import load_spec
 
@@ -136,8 +146,15 @@ def check(
     sources: dict[str, str] = {}
     checked = 0
 
-    def collect(reporter: Reporter) -> None:
-        diagnostics.extend(d for d in reporter.diagnostics if d not in diagnostics)
+    def collect(reporter: Reporter, variant_name: str | None = None) -> None:
+        for found in reporter.diagnostics:
+            if found in diagnostics:
+                continue  # the same problem in the default variant, or a spec-wide one
+            if variant_name is not None:
+                found = replace(found, notes=(f"in variant '{variant_name}'", *found.notes))
+                if found in diagnostics:
+                    continue
+            diagnostics.append(found)
 
     # Each file and each variant gets its own Reporter: one spec's errors must not stop
     # the next one from being checked (a Reporter's stage checks see every error in it).
@@ -155,17 +172,20 @@ def check(
             collect(reporter)
             continue
         collect(reporter)
-        names = spec.variant_names() if all_variants else [variant]
-        for name in names:
+        names = spec.variant_names() if all_variants or variant is None else [variant]
+        for k, name in enumerate(names):
             reporter = Reporter()
             try:
                 analyse(spec, name, reporter, overrides)
                 checked += 1
             except SpecError:
                 pass
-            collect(reporter)
+            collect(reporter, name if k > 0 and len(names) > 1 else None)
     print_diagnostics(diagnostics, sys.stderr, sources)
     if any(d.severity == "error" for d in diagnostics):
+        sys.exit(1)
+    if strict and diagnostics:
+        click.echo(f"--strict: {len(diagnostics)} warning(s) fail the check", err=True)
         sys.exit(1)
     click.echo(f"ok: {checked} network{'s' if checked != 1 else ''} checked", err=True)
 

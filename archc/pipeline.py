@@ -9,6 +9,7 @@ from archc.diagnostics import Reporter
 from archc.gc_pause import paused_gc
 from archc.ir.graph import Graph
 from archc.passes.counts import count
+from archc.passes.dead_code import find_dead
 from archc.passes.expand import expand
 from archc.passes.freeze import freeze
 from archc.passes.init_check import check_init
@@ -32,6 +33,7 @@ def analyse(
     check_init(graph, spec.raw.value_span("init"), reporter)
     freeze(graph, spec, reporter)
     count(graph)
+    find_dead(graph, reporter)
     receptive_fields(graph)
     return graph
 

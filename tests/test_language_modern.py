@@ -229,3 +229,85 @@ def test_functions_load_only_from_the_spec_that_defines_them(write_spec):
     )
     assert list(load_functions(spec.raw, reporter)) == ["make_divisible"]
     assert not reporter.diagnostics
+
+
+# --------------------------------------------------------------------------- dead code
+
+MOBILENET_V2_ADD_FIRST = """\
+network: n
+input: [16, 8, 8]
+blocks:
+  inverted_residual:
+    params: {out: ~, stride: 1}
+    layers:
+      - name: conv
+        layers:
+          - {type: conv, out: 4 * in_channels, kernel: 1, bias: false}
+          - batchnorm
+          - relu6
+          - {type: conv, out: out, kernel: 1, stride: stride, bias: false}
+          - batchnorm
+      - {name: add, type: add, inputs: [input, conv], when: stride == 1 and in_channels == out}
+layers:
+  - {type: inverted_residual, out: 16}
+  - {type: inverted_residual, out: 24, stride: 2}
+  - {type: adaptive_avgpool}
+  - flatten
+  - {name: fc, type: linear, out: 10}
+"""
+
+
+def test_the_add_order_mistake_is_impossible_to_miss(write_spec, capsys):
+    """The issue's MobileNetV2: `inputs: [input, conv]` on an add that `when:` leaves out
+    makes the block an identity; every dead layer is named, and the summary says so."""
+    from archc.cli import main
+
+    path = write_spec(MOBILENET_V2_ADD_FIRST)
+    reporter = Reporter()
+    graph = archc.pipeline.analyse(load_spec(path, reporter), None, reporter)
+    (warning,) = reporter.warnings
+    assert warning.code == "W-DEAD-LAYER" and warning.span.line == 13  # the conv feeding add
+    for layer in ("conv.0", "conv.1", "conv.2", "conv.3", "conv.4"):
+        assert f"'{layer}'" in warning.message
+    assert "inverted_residual 'inverted_residual_1'" in warning.message
+    assert any("stands for its first input" in note for note in warning.notes)
+    # The dead layers: 16->64 and 64->24 1x1 convs (no bias), two batch norms of 64 and 24.
+    dead = [n for n in graph.layers() if n.id in graph.dead]
+    assert sum(n.counts.params for n in dead) == 16 * 64 + 2 * 64 + 64 * 24 + 2 * 24
+    summary = archc.load(path).summary()
+    assert summary["totals"]["dead_layers"] == 5
+    assert [row["name"] for row in summary["layers"] if row["dead"]] == [
+        f"inverted_residual_1.conv.{i}" for i in range(5)
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(path), "--strict"], standalone_mode=False)
+    assert exit_info.value.code == 1
+    main(["check", str(path)], standalone_mode=False)  # a warning alone passes
+    assert "W-DEAD-LAYER" in capsys.readouterr().err
+
+
+def test_the_right_add_order_leaves_nothing_dead(write_spec):
+    path = write_spec(MOBILENET_V2_ADD_FIRST.replace("[input, conv]", "[conv, input]"))
+    assert archc.load(path).summary()["totals"]["dead_layers"] == 0
+
+
+def test_check_looks_at_every_variant_unless_one_is_named(write_spec, capsys):
+    from archc.cli import main
+
+    path = write_spec(
+        """\
+network: n
+input: [3, 8, 8]
+params: {width: 4}
+variants:
+  a: {}
+  b: {params: {width: "2 * widht"}}
+layers: [{type: conv, out: width, kernel: 1}]
+"""
+    )
+    with pytest.raises(SystemExit):
+        main(["check", str(path)], standalone_mode=False)
+    err = capsys.readouterr().err
+    assert "E-EXPR-NAME" in err and "in variant 'b'" in err
+    main(["check", str(path), "--variant", "a"], standalone_mode=False)
+    assert "ok: 1 network checked" in capsys.readouterr().err

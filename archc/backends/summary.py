@@ -46,6 +46,7 @@ def _layer_rows(graph: Graph) -> list[dict[str, Any]]:
                 "attention_macs": counts.attention_macs,
                 "hyper": hyper[0],
                 "block": block,
+                "dead": node.id in graph.dead,
                 "line": node.span.line,
                 "file": node.span.file,
             }
@@ -92,6 +93,7 @@ def summary_dict(graph: Graph, depth: int | None = None, memory: Any = None) -> 
             "param_bytes": total.params * 4,
             "connections": total.connections,
             "layers": len(graph.layers()),
+            "dead_layers": len(graph.dead),
         },
         "layers": _layer_rows(graph),
         "state_dict": [
@@ -169,7 +171,7 @@ def table_rows(
         rows = [_folded_row(graph, path, members) for path, members in groups]
         sizes = [sum((kept or {}).get(n.id, 0) for n in members) for _, members in groups]
     else:
-        rows = [node_row(node) for node in graph.nodes]
+        rows = [node_row(node, node.id in graph.dead) for node in graph.nodes]
         sizes = [(kept or {}).get(node.id, 0) for node in graph.nodes]
     if kept is None:
         return rows
@@ -190,7 +192,7 @@ def _fold(graph: Graph, depth: int) -> list[tuple[str, list[Node]]]:
 
 def _folded_row(graph: Graph, path: str, members: list[Node]) -> tuple[str, ...]:
     if len(members) == 1 and members[0].path == path:
-        return node_row(members[0])
+        return node_row(members[0], members[0].id in graph.dead)
     module = _module_at(graph, path)
     output = graph.nodes[module.output] if module is not None else members[-1]
     kind = (module.block or module.kind) if module is not None else "module"
@@ -209,12 +211,12 @@ def _folded_row(graph: Graph, path: str, members: list[Node]) -> tuple[str, ...]
     )
 
 
-def node_row(node: Node) -> tuple[str, ...]:
-    """The table row of one node."""
+def node_row(node: Node, dead: bool = False) -> tuple[str, ...]:
+    """The table row of one node (`dead`: its output reaches no network output)."""
     c = node.counts
     return (
         node.path,
-        node.type,
+        f"{node.type} (dead)" if dead else node.type,
         "" if node.kind == INPUT else node.layer.describe(node.fields),
         fmt_shape(node.shape),
         human(c.params) if c.params else "",
@@ -246,7 +248,20 @@ def totals_lines(graph: Graph) -> list[str]:
         lines.append(f"buffers: {human(t.buffer_elements)} elements")
     if t.connections:
         lines.append(f"connections: {human(t.connections)}")
-    return lines + _field_note(graph)
+    return lines + _dead_lines(graph) + _field_note(graph)
+
+
+def _dead_lines(graph: Graph) -> list[str]:
+    """What the totals hold that reaches no output (W-DEAD-LAYER), if anything."""
+    dead = [graph.nodes[i] for i in sorted(graph.dead)]
+    if not dead:
+        return []
+    params = sum(n.counts.params for n in dead)
+    macs = sum(n.counts.macs for n in dead)
+    return [
+        f"dead: {len(dead)} layers reach no output; {human(params)} params ({si(params)}) and "
+        f"{human(macs)} MACs ({si(macs)}) of the totals above are theirs (see warnings)"
+    ]
 
 
 def _attention_lines(t: Counts) -> list[str]:

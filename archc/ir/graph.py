@@ -129,6 +129,11 @@ class Graph:
     blocks: dict[str, Any] = field(default_factory=dict)
     #: The variant's `training:` settings (archc.training.Training), or None.
     training: Any = None
+    #: Merges that `when:` left out, each standing for its first input: (label, where it
+    #: is written, the ids of its inputs), for the dead-code pass to explain itself.
+    left_out_merges: list[tuple[str, Span, list[int]]] = field(default_factory=list)
+    #: Ids of layers whose output reaches no network output (passes/dead_code.py).
+    dead: set[int] = field(default_factory=set)
 
     def __repr__(self) -> str:
         return (

@@ -83,6 +83,7 @@ class Expander:
         self.nodes: list[Node] = []
         self.block_stack: list[str] = []
         self.limit_hit = False
+        self.left_out_merges: list[tuple[str, Span, list[int]]] = []
         self.functions = load_functions(spec.raw, reporter)
         self.words = _text_words(spec)
         # Deep networks repeat a few layer configurations many times (ResNet-152: 515 layers,
@@ -139,6 +140,7 @@ class Expander:
             init=spec.file.init,
             blocks={n: b.spec for n, b in spec.blocks.items()},
             training=variant.training,
+            left_out_merges=self.left_out_merges,
         )
 
     def _input_shape(self, ctx: dict[str, Any]) -> tuple[int, ...]:
@@ -228,6 +230,9 @@ class Expander:
             if not keep:
                 # A left-out entry stands for its (first) input, so references still work.
                 bypass = inputs[0] if inputs else None
+                if len(inputs) > 1 and all(i is not None for i in inputs):
+                    label = self._entry_label(entry, scope)
+                    self.left_out_merges.append((label, entry.span, list(inputs)))
                 if name is not None:
                     scope.names[name] = bypass
                 return bypass

@@ -112,10 +112,17 @@ class Spec:
         current: str | None = name if variants else None
         while current is not None:
             if current in chain:
+                # Told from the cycle's first variant in the file, whichever variant was
+                # asked for, so checking each variant reports the cycle once.
+                cycle = chain[chain.index(current) :]
+                order = list(variants)
+                start = cycle.index(min(cycle, key=order.index))
+                cycle = cycle[start:] + cycle[:start]
                 reporter.error(
                     "E-VARIANT-CYCLE",
-                    f"variant '{current}' extends itself through " + " -> ".join(chain + [current]),
-                    raw_variants.value_span(current),
+                    f"variant '{cycle[0]}' extends itself through "
+                    + " -> ".join([*cycle, cycle[0]]),
+                    raw_variants.value_span(cycle[0]),
                 )
                 raise SpecError(reporter.diagnostics)
             if current not in variants:
