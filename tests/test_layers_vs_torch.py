@@ -432,7 +432,10 @@ def _channel_shuffle(x, groups):
 def _run_call(call, *values):
     """A layer's forward expression (`{0}.chunk(2, 1)[0]`) evaluated on tensors."""
     names = [f"v{i}" for i in range(len(values))]
-    return eval(call.format(*names), {"torch": torch}, dict(zip(names, values, strict=True)))
+    # The tensors are globals of the evaluation, so a comprehension in the expression (the
+    # channel order of channel_shuffle) sees them as it sees a forward's locals.
+    scope = {"torch": torch, **dict(zip(names, values, strict=True))}
+    return eval(call.format(*names), scope)
 
 
 @given(st.integers(1, 4), VOLUME3)

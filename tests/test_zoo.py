@@ -55,6 +55,7 @@ ZOO = {
     "mnasnet": ["1_0", "0_5", "0_75", "1_3"],
     "vit": ["b_16", "b_32", "l_16", "l_32", "h_14"],
     "swin": ["t", "s", "b"],
+    "shufflenet_v2": ["x1_0", "x0_5", "x1_5", "x2_0"],
 }
 CASES = [(spec, variant) for spec, variants in ZOO.items() for variant in variants]
 

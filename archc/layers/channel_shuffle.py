@@ -46,8 +46,11 @@ class ChannelShuffle(LayerKind):
         return SAVES_NOTHING  # reshapes and a copy need only sizes
 
     def torch(self, f: ChannelShuffleFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        # Reshape to (groups, C / groups), swap the two, and flatten back: the same values
-        # in the same order as torchvision's view / transpose / view.
-        return TorchCode(
-            None, call=f"{{0}}.unflatten(1, ({f.groups}, -1)).transpose(1, 2).flatten(1, 2)"
-        )
+        # Output channel i is input channel (i % groups) * (C / groups) + i // groups: the
+        # order torchvision's view / transpose / view gives. Written as indexing with that
+        # order, because the ONNX exporter turns a reshape of a size read from the tensor
+        # into shapes ONNX shape inference cannot follow (and `build --check` fails), while
+        # indexing exports as a Gather of constant indices, whose output volume is known.
+        g = f.groups
+        order = f"[i % {g} * ({{0}}.shape[1] // {g}) + i // {g} for i in range({{0}}.shape[1])]"
+        return TorchCode(None, call=f"{{0}}[:, {order}]")

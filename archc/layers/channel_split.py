@@ -59,4 +59,11 @@ class ChannelSplit(LayerKind):
         return True
 
     def torch(self, f: ChannelSplitFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(None, call=f"{{0}}.chunk({f.parts}, 1)[{f.index}]", view=True)
+        # x.split(ceil(C / parts), 1) makes the parts x.chunk(parts, 1) makes. The ONNX
+        # exporter writes a split of a size read from the tensor as a Split of constant
+        # sizes, but `chunk(...)[i]` as a Slice of computed bounds, after which ONNX shape
+        # inference (and `build --check`) loses every volume.
+        p = f.parts
+        return TorchCode(
+            None, call=f"{{0}}.split(({{0}}.shape[1] + {p - 1}) // {p}, 1)[{f.index}]", view=True
+        )
