@@ -23,6 +23,10 @@ from tests.conftest import REFERENCE, SPECS, torchvision_fixture
 
 #: papers.md's model name -> (spec file, variant); one row per line, sorted.
 MODELS = {
+    "densenet121": ("densenet.yaml", "121"),
+    "densenet161": ("densenet.yaml", "161"),
+    "densenet169": ("densenet.yaml", "169"),
+    "densenet201": ("densenet.yaml", "201"),
     "mnasnet0_5": ("mnasnet.yaml", "0_5"),
     "mnasnet0_75": ("mnasnet.yaml", "0_75"),
     "mnasnet1_0": ("mnasnet.yaml", "1_0"),
@@ -324,6 +328,28 @@ def test_transformer_build_check_passes(name, tmp_path):
     assert result.exit_code == 0, result.output
     for check in ("checker", "shapes", "onnxruntime"):
         assert f"onnx check {check}: ok" in result.output, result.output
+
+
+# DenseNet, Table 1: layers per dense block (DenseNet-161: growth rate 48).
+DENSENET_BLOCKS = {
+    "densenet121": [6, 12, 24, 16],
+    "densenet161": [6, 12, 36, 24],
+    "densenet169": [6, 12, 32, 32],
+    "densenet201": [6, 12, 48, 32],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DENSENET_BLOCKS))
+def test_densenet_blocks_hold_table_1s_layers(name):
+    # torchvision names a block's layers denselayer1..N; each conv2 adds k maps.
+    keys = [key for key, _, _ in summary(name)["state_dict"]]
+    for block, count in enumerate(DENSENET_BLOCKS[name], start=1):
+        prefix = f"features.denseblock{block}.denselayer"
+        layers = sorted({int(k[len(prefix) :].split(".")[0]) for k in keys if k.startswith(prefix)})
+        assert layers == list(range(1, count + 1))
+    growth = 48 if name == "densenet161" else 32
+    shapes = {key: shape for key, shape, _ in summary(name)["state_dict"]}
+    assert shapes["features.denseblock1.denselayer1.conv2.weight"] == [growth, 4 * growth, 3, 3]
 
 
 # --- MobileNet v1 (Howard et al. 2017): torchvision has none ----------------------------------

@@ -56,6 +56,7 @@ ZOO = {
     "vit": ["b_16", "b_32", "l_16", "l_32", "h_14"],
     "swin": ["t", "s", "b"],
     "shufflenet_v2": ["x1_0", "x0_5", "x1_5", "x2_0"],
+    "densenet": ["121", "161", "169", "201"],
 }
 CASES = [(spec, variant) for spec, variants in ZOO.items() for variant in variants]
 
