@@ -367,3 +367,22 @@ def test_the_schema_completes_layer_kinds(schema_validator):
     mapping = next(option for option in entry["anyOf"] if option.get("type") == "object")
     kinds = mapping["properties"]["type"]["anyOf"][0]["enum"]
     assert kinds == sorted(REGISTRY)
+
+
+def test_tutorial_inverted_residual_matches_torchvision_mobilenet_v3_large():
+    """torchvision's mobilenet_v3_large: features.4 and features.5 (the first two blocks
+    with squeeze-excitation) hold these keys and shapes, one for one (fixture)."""
+    import json
+
+    s = _summary("inverted_residual_se")
+    fixture = json.loads(
+        (ROOT / "tests/reference/torchvision/mobilenet_v3_large.json").read_text()
+    )["state_dict"]
+    renamed = {"features.4.": "features.0.", "features.5.": "features.1."}
+    theirs = [
+        [renamed[key[:11]] + key[11:], shape, kind]
+        for key, shape, kind in fixture
+        if key[:11] in renamed
+    ]
+    assert s["state_dict"] == theirs
+    assert s["totals"]["params"] == 31_320

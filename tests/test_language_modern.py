@@ -266,7 +266,7 @@ def test_the_add_order_mistake_is_impossible_to_miss(write_spec, capsys):
     reporter = Reporter()
     graph = archc.pipeline.analyse(load_spec(path, reporter), None, reporter)
     (warning,) = reporter.warnings
-    assert warning.code == "W-DEAD-LAYER" and warning.span.line == 13  # the conv feeding add
+    assert warning.code == "W-DEAD-LAYER" and warning.span.line == 7  # the branch the add skips
     for layer in ("conv.0", "conv.1", "conv.2", "conv.3", "conv.4"):
         assert f"'{layer}'" in warning.message
     assert "inverted_residual 'inverted_residual_1'" in warning.message

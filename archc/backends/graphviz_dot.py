@@ -36,11 +36,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "act": ("#fde0ef", "activation"),
     "fc": ("#cbc9e2", "fully connected"),
     "merge": ("#fff59d", "merge"),
+    "gate": ("#d4b9da", "gate (x)"),
     "other": ("#e0e0e0", "other"),
 }
 BLOCK_FILL = "#f0f0f0"
 IO_FILL = "#ffffff"
 SKIP_COLOUR = "#d62728"
+#: A gate's edge: the small volume (squeeze-excitation's Cx1x1) that scales a larger one.
+GATE_COLOUR = "#7b3294"
 #: Cluster backgrounds alternate with nesting depth so nested blocks stay distinguishable.
 CLUSTER_FILLS = ("#f7f7f7", "#ebebeb")
 OUTPUT_ID = "(output)"
@@ -73,6 +76,8 @@ class _Edge:
     dst: str
     label: str
     skip: bool
+    #: A gate's input that is broadcast over the other (SE's Cx1x1 weights per channel).
+    gate: bool = False
 
 
 @dataclass
@@ -248,7 +253,10 @@ def _edges(view: _View) -> list[_Edge]:
                 # Collapsing can fold a shortcut onto the main path: then it is not one.
                 edges[(src, dst)].skip &= skip
                 continue
-            edges[(src, dst)] = _Edge(src, dst, fmt_shape(graph.nodes[source].shape), skip)
+            shape = graph.nodes[source].shape
+            gate = _family(node) == "gate" and shape != node.shape
+            label = f"gate {fmt_shape(shape)}" if gate else fmt_shape(shape)
+            edges[(src, dst)] = _Edge(src, dst, label, skip, gate)
     result = list(edges.values())
     result.append(_Edge(view.rep[graph.output], OUTPUT_ID, fmt_shape(graph.output_shape), False))
     return result
@@ -276,6 +284,11 @@ def _legend(graph: Graph, view: _View, edges: list[_Edge]) -> str:
     if any(e.skip for e in edges):
         cells.append(
             f'<td border="0"><font color="{SKIP_COLOUR}"><b>- - &gt;</b> shortcut</font></td>'
+        )
+    if any(e.gate for e in edges):
+        cells.append(
+            f'<td border="0"><font color="{GATE_COLOUR}"><b>&#8212;&gt;</b> gate, '
+            "broadcast</font></td>"
         )
     return Html(
         '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3">'
@@ -343,6 +356,10 @@ def _edge_stmt(edge: _Edge) -> str:
     if edge.skip:
         attrs.update(
             class_="skip", style="dashed", color=SKIP_COLOUR, penwidth="1.6", fontcolor=SKIP_COLOUR
+        )
+    elif edge.gate:
+        attrs.update(
+            class_="gate", style="bold", color=GATE_COLOUR, penwidth="1.6", fontcolor=GATE_COLOUR
         )
     return f"{quote(edge.src)} -> {quote(edge.dst)} [{_attrs(**attrs)}];"
 

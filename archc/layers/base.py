@@ -193,7 +193,7 @@ class LayerKind:
     torchinfo_leaf: ClassVar[bool] = True
     #: Paper notation that stands for this kind: regex -> fields (strings name regex groups).
     notation: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, other).
+    #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, gate, other).
     family: ClassVar[str] = "other"
     #: Helper classes the generated PyTorch code may need, by name: standalone source.
     torch_helpers: ClassVar[dict[str, str]] = {}

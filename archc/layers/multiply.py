@@ -23,7 +23,7 @@ class Multiply(LayerKind):
 
     type = "multiply"
     Fields = MultiplyFields
-    family = "merge"
+    family = "gate"
     shape_rule = (
         "the inputs' broadcast volume: each axis is equal in every input or 1 in some "
         "(Cx1x1 times CxHxW gives CxHxW)"
@@ -53,7 +53,7 @@ class Multiply(LayerKind):
         return tuple(result)
 
     def describe(self, f: MultiplyFields) -> str:
-        return "x"
+        return "*"
 
     def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
         # Each factor's gradient is the output's times the other factors.

@@ -38,9 +38,10 @@ def find_dead(graph: Graph, reporter: Reporter) -> None:
             )
     groups: dict[int, list[Node]] = {}
     owners: dict[int, Module | None] = {}
+    all_dead: dict[int, bool] = {}
     for node in graph.nodes:
         if node.id in graph.dead:
-            owner = _instance(node)
+            owner = _instance(node, graph.dead, all_dead)
             groups.setdefault(id(owner), []).append(node)
             owners[id(owner)] = owner
     consumers = graph.consumers()
@@ -48,12 +49,27 @@ def find_dead(graph: Graph, reporter: Reporter) -> None:
         _warn(reporter, owners[key], nodes, skipped, consumers)
 
 
-def _instance(node: Node) -> Module | None:
-    """The block instance a layer belongs to (None: outside any block)."""
+def _instance(node: Node, dead: set[int], all_dead: dict[int, bool]) -> Module | None:
+    """The block instance a dead layer is reported with: the outermost one around it that
+    is dead as a whole (a dead inverted residual, not each conv-norm-act unit inside it),
+    else the nearest one (None: outside any block)."""
+
+    def whole(module: Module) -> bool:
+        if id(module) not in all_dead:
+            all_dead[id(module)] = all(
+                child.id in dead for child in module.walk() if isinstance(child, Node)
+            )
+        return all_dead[id(module)]
+
+    found = None
     parent = node.parent
-    while parent is not None and parent.kind != "block":
+    while parent is not None:
+        if parent.kind == "block":
+            if found is not None and not whole(parent):
+                break
+            found = parent
         parent = parent.parent
-    return parent
+    return found
 
 
 def _warn(
@@ -64,8 +80,12 @@ def _warn(
     consumers: dict[int, list[int]],
 ) -> None:
     """One warning for the dead layers of one block instance (or of the network's own
-    layers), at the layer a left-out merge would have read, else the last of them."""
+    layers), at the entry of the instance's body that holds the layer a left-out merge
+    would have read (else the last of them): a line of the block that reads wrong."""
     tip = next((n for n in nodes if n.id in skipped), nodes[-1])
+    entry: Node | Module = tip
+    while entry.parent is not None and entry.parent is not owner and entry.parent.kind != "root":
+        entry = entry.parent
     prefix = f"{owner.path}." if owner is not None and owner.path else ""
     names = ", ".join(f"{n.type} '{n.path.removeprefix(prefix)}'" for n in nodes)
     params = sum(n.counts.params for n in nodes)
@@ -83,4 +103,4 @@ def _warn(
             f"nothing reads '{tip.path}' (does an entry name another input by mistake, or "
             "leave out with `when:` the entry that reads it?)"
         )
-    reporter.warning("W-DEAD-LAYER", message, tip.span, *notes)
+    reporter.warning("W-DEAD-LAYER", message, entry.span, *notes)

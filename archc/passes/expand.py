@@ -120,9 +120,13 @@ class Expander:
         if output is None:
             raise SpecError(self.reporter.diagnostics)
         if output == 0:
+            made = len(self.nodes) - 1
             self.reporter.error(
                 "E-EMPTY-NETWORK",
-                "the network has no layers (every entry was left out)",
+                "the network has no layers (every entry was left out)"
+                if not made
+                else f"the network's output is its input: none of its {made} layers reaches "
+                "it (a merge that `when:` leaves out stands for its first input)",
                 spec.raw.value_span("layers"),
             )
             self.reporter.check()

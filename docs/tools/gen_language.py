@@ -221,7 +221,7 @@ def _settings_sections() -> list[str]:
 
 
 def _kinds_by_family() -> list[str]:
-    order = ["conv", "pool", "norm", "act", "fc", "merge", "other"]
+    order = ["conv", "pool", "norm", "act", "fc", "merge", "gate", "other"]
     return sorted(
         REGISTRY,
         key=lambda t: (order.index(REGISTRY[t].family) if REGISTRY[t].family in order else 99, t),
