@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -381,6 +381,11 @@ def describe_uneven(
         )
         or None
     )
+
+
+#: Which axis a per-feature layer acts on (see `feature_size`): `channels`, `last`, or
+#: unset for vectors and sequences.
+Over = Literal["channels", "last"] | None
 
 
 def feature_size(shape: Shape, over: str | None, layer: str) -> int:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from archc.layers.base import (
     SELF,
     FieldsModel,
     LayerKind,
+    Over,
     Shape,
     Tensor,
     TorchCode,
@@ -26,7 +25,7 @@ class LayerScaleFields(FieldsModel):
     ```
     """
 
-    over: Literal["channels", "last"] | None = Field(
+    over: Over = Field(
         None,
         description="`channels`: one scale per channel of a CxHxW volume, shape (C, 1, 1); "
         "`last`: one per entry of the last axis, shape (N,); vectors and sequences need "

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 from pydantic import Field, PositiveFloat
 
-from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, Tensor, TorchCode, feature_size
+from archc.layers.base import (
+    FieldsModel,
+    LayerKind,
+    Over,
+    Saved,
+    Shape,
+    Tensor,
+    TorchCode,
+    feature_size,
+)
 
 _LAYER_NORM_2D = '''
 class LayerNorm2d(nn.LayerNorm):
@@ -29,7 +37,7 @@ class LayerNormFields(FieldsModel):
     ```
     """
 
-    over: Literal["channels", "last"] | None = Field(
+    over: Over = Field(
         None,
         description="`channels`: C of a CxHxW volume at every pixel (torchvision's "
         "LayerNorm2d); `last`: the last axis (nn.LayerNorm); vectors and sequences need "
