@@ -311,3 +311,26 @@ layers: [{type: conv, out: width, kernel: 1}]
     assert "E-EXPR-NAME" in err and "in variant 'b'" in err
     main(["check", str(path), "--variant", "a"], standalone_mode=False)
     assert "ok: 1 network checked" in capsys.readouterr().err
+
+
+def test_the_graph_draws_a_gate_and_its_broadcast_input(write_spec):
+    """The SE gate is coloured as a gate, and the Cx1x1 volume it broadcasts arrives on an
+    edge of its own, labelled with that volume."""
+    from archc.backends.graphviz_dot import GATE_COLOUR, to_dot
+
+    graph = archc.load(ROOT_EXAMPLE).graph
+    dot = to_dot(graph)
+    edge = next(
+        line for line in dot.splitlines() if '"features.0.block.2.scale_activation" ->' in line
+    )
+    assert 'class="gate"' in edge and "gate 1x1x72" in edge and GATE_COLOUR in edge
+    main_input = next(
+        line
+        for line in dot.splitlines()
+        if '-> "features.0.block.2.scale"' in line and "scale_activation" not in line
+    )
+    assert 'class="gate"' not in main_input
+    assert "gate, broadcast" in dot.splitlines()[1]
+
+
+ROOT_EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "inverted_residual_se.yaml"

@@ -604,6 +604,39 @@ case(
     ["linear 'fc'", "30x30x8", "flatten"],
 )
 case(
+    "layernorm_axis_unsaid",
+    "a layer norm on a CxHxW volume that does not say which axis",
+    chain("- {name: conv1, type: conv, out: 8, kernel: 3}", "- @@{name: ln, type: layernorm}"),
+    "E-SHAPE-RANK",
+    ["layernorm 'ln'", "over: channels", "over: last"],
+)
+case(
+    "multiply_gate_wrong_channels",
+    "a squeeze-excitation gate with other channels than the volume it scales",
+    chain(
+        "- {name: pool, type: adaptive_avgpool}",
+        "- {name: fc, type: conv, out: 8, kernel: 1}",
+        "- {name: gate, type: sigmoid}",
+        "- {name: scale, type: multiply, inputs: @@[gate, input]}",
+    ),
+    "E-SHAPE-MULTIPLY",
+    ["multiply 'scale'", "1x1x8 and 32x32x3", "broadcast"],
+)
+case(
+    "params_cycle",
+    "top-level params defined by each other",
+    "network: t\ninput: [3, 32, 32]\nparams: {width: @@2 * depth, depth: width // 2}\nlayers:\n  - {type: conv, out: width, kernel: 3}\n",
+    "E-PARAM-CYCLE",
+    ["cycle", "width -> depth -> width"],
+)
+case(
+    "repeat_names_brace_open",
+    "a names: pattern with a brace left open",
+    chain("- {type: relu, repeat: 2, names: @@\"r{index\"}"),
+    "E-TYPE",
+    ["names", "brace"],
+)
+case(
     "conv_after_flatten",
     "a convolution of a flat vector",
     chain("- flatten", "- @@{name: conv1, type: conv, out: 8, kernel: 3}"),
