@@ -81,7 +81,7 @@ def test_setup_blocks_are_marked_and_ci_runs_the_test_command():
     for command in (main_command, test_command):
         assert "pip install torch==2.13.0" in command
         assert "python3 -m venv .venv" in command
-    assert "archc summary" in main_command and test_command.endswith("pytest")
+    assert "archc summary" in main_command and test_command.endswith("pytest -n auto")
     # .ci/run extracts the test command with awk; it must find exactly this block.
     awk = (
         "/<!-- test-command -->/{found=1; next} found && /^```sh/{inblock=1; next} "
@@ -89,6 +89,20 @@ def test_setup_blocks_are_marked_and_ci_runs_the_test_command():
     )
     extracted = subprocess.run(["awk", awk, str(README)], capture_output=True, text=True)
     assert extracted.stdout.strip() == test_command
+
+
+def test_readme_says_what_ci_installs_and_why():
+    """The browser tests skipped unless a reader knew to install chromium-driver: the
+    README's test paragraph names every package .ci/run installs, and .ci/run runs the
+    suite in parallel as the README does."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    installed = set(re.findall(r"apt-get install -y -qq ([\w -]+?) >", ci))
+    packages = {p for line in installed for p in line.split()}
+    assert packages == {"graphviz", "chromium", "chromium-driver"}
+    paragraph = README.read_text().split("<!-- test-command -->", 1)[1].split("\n## ", 1)[0]
+    for package in packages:
+        assert f"`{package}`" in paragraph, package
+    assert "tests/test_browser.py" in paragraph and "-n auto" in paragraph
 
 
 def test_readme_main_command_zoo_files_exist():
