@@ -209,7 +209,9 @@ def shortcut_edges(graph: Graph) -> set[tuple[int, int]]:
     sum, not a concatenation). Each of the merge's inputs is traced back through its chain
     of single-input, single-consumer layers to the fork it starts from; the shortest such
     branch, when strictly shorter than the longest, is the shortcut: no layers for an
-    identity, a projection (1x1 conv, BN) otherwise.
+    identity, a projection (1x1 conv, BN) otherwise. A gate (squeeze-excitation's
+    `x * g`, g broadcast over x) continues the branch of x, so a branch with a gate inside
+    stays longer than a projection beside it.
     """
     consumers = graph.consumers()
     found: set[tuple[int, int]] = set()
@@ -225,10 +227,10 @@ def shortcut_edges(graph: Graph) -> set[tuple[int, int]]:
             while (
                 len(consumers[current]) == 1
                 and graph.nodes[current].kind != INPUT
-                and len(graph.nodes[current].inputs) == 1
+                and (through := _continued_input(graph, graph.nodes[current])) is not None
             ):
                 chain.append(current)
-                current = graph.nodes[current].inputs[0]
+                current = through
             chain.append(current)
             branches.append(chain)
         lengths = [len(chain) for chain in branches]
@@ -237,6 +239,17 @@ def shortcut_edges(graph: Graph) -> set[tuple[int, int]]:
         shortest = branches[lengths.index(min(lengths))]
         found.update((shortest[i + 1], shortest[i]) for i in range(len(shortest) - 1))
     return found
+
+
+def _continued_input(graph: Graph, node: Node) -> int | None:
+    """The input a branch runs on through this node: its only input, or for a gate (a merge
+    with exactly one input of its own volume, the others broadcast onto it) that input."""
+    if len(node.inputs) == 1:
+        return node.inputs[0]
+    if node.kind != MERGE:
+        return None
+    same = [i for i in node.inputs if graph.nodes[i].shape == node.shape]
+    return same[0] if len(same) == 1 else None
 
 
 def _edges(view: _View) -> list[_Edge]:
