@@ -23,15 +23,29 @@ from tests.conftest import REFERENCE, SPECS, torchvision_fixture
 
 #: papers.md's model name -> (spec file, variant); one row per line, sorted.
 MODELS = {
+    "convnext_base": ("convnext.yaml", "base"),
+    "convnext_large": ("convnext.yaml", "large"),
+    "convnext_small": ("convnext.yaml", "small"),
+    "convnext_tiny": ("convnext.yaml", "tiny"),
     "densenet121": ("densenet.yaml", "121"),
     "densenet161": ("densenet.yaml", "161"),
     "densenet169": ("densenet.yaml", "169"),
     "densenet201": ("densenet.yaml", "201"),
+    "efficientnet_b0": ("efficientnet.yaml", "b0"),
+    "efficientnet_b1": ("efficientnet.yaml", "b1"),
+    "efficientnet_b2": ("efficientnet.yaml", "b2"),
+    "efficientnet_b3": ("efficientnet.yaml", "b3"),
+    "efficientnet_b4": ("efficientnet.yaml", "b4"),
+    "efficientnet_b5": ("efficientnet.yaml", "b5"),
+    "efficientnet_b6": ("efficientnet.yaml", "b6"),
+    "efficientnet_b7": ("efficientnet.yaml", "b7"),
     "mnasnet0_5": ("mnasnet.yaml", "0_5"),
     "mnasnet0_75": ("mnasnet.yaml", "0_75"),
     "mnasnet1_0": ("mnasnet.yaml", "1_0"),
     "mnasnet1_3": ("mnasnet.yaml", "1_3"),
     "mobilenet_v2": ("mobilenet_v2.yaml", "1.0"),
+    "mobilenet_v3_large": ("mobilenet_v3.yaml", "large"),
+    "mobilenet_v3_small": ("mobilenet_v3.yaml", "small"),
     "regnet_x_16gf": ("regnet.yaml", "x_16gf"),
     "regnet_x_1_6gf": ("regnet.yaml", "x_1_6gf"),
     "regnet_x_32gf": ("regnet.yaml", "x_32gf"),
@@ -39,6 +53,14 @@ MODELS = {
     "regnet_x_400mf": ("regnet.yaml", "x_400mf"),
     "regnet_x_800mf": ("regnet.yaml", "x_800mf"),
     "regnet_x_8gf": ("regnet.yaml", "x_8gf"),
+    "regnet_y_128gf": ("regnet.yaml", "y_128gf"),
+    "regnet_y_16gf": ("regnet.yaml", "y_16gf"),
+    "regnet_y_1_6gf": ("regnet.yaml", "y_1_6gf"),
+    "regnet_y_32gf": ("regnet.yaml", "y_32gf"),
+    "regnet_y_3_2gf": ("regnet.yaml", "y_3_2gf"),
+    "regnet_y_400mf": ("regnet.yaml", "y_400mf"),
+    "regnet_y_800mf": ("regnet.yaml", "y_800mf"),
+    "regnet_y_8gf": ("regnet.yaml", "y_8gf"),
     "resnext101_32x8d": ("resnet.yaml", "resnext101_32x8d"),
     "resnext101_64x4d": ("resnet.yaml", "resnext101_64x4d"),
     "resnext50_32x4d": ("resnet.yaml", "resnext50_32x4d"),
@@ -55,7 +77,7 @@ MODELS = {
 #: Members whose forward pass takes too long for the default suite (hundreds of GMACs,
 #: large inputs, or float64 depthwise convs, slow on a CPU); their static figures are
 #: still checked by default.
-SLOW = {"convnext_large", "efficientnet_b7", "mnasnet1_0", "regnet_y_128gf"}
+SLOW = {"convnext_large", "convnext_tiny", "efficientnet_b7", "mnasnet1_0", "regnet_y_128gf"}
 
 FIXTURES = sorted(n for n in MODELS if (REFERENCE / "torchvision" / f"{n}.json").exists())
 
@@ -194,6 +216,46 @@ def test_generated_module_has_the_summary_keys_and_runs_on_meta(name):
     with torch.no_grad():
         y = model(torch.empty(2, *s["input_shape"], device="meta"))
     assert list(y.shape) == [2, 1000]
+
+
+def _hyperparameters(text: str) -> str:
+    """A module's repr without what does not change the function: in-place flags, and the
+    spelling of a global pool's size (`1` and `(1, 1)`)."""
+    text = re.sub(r"(, )?inplace=(True|False)", "", text)
+    return text.replace("output_size=(1, 1)", "output_size=1").replace("(, ", "(")
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_leaf_modules_equal_torchvision_in_call_order(name):
+    # Class, output volume and hyperparameters (BatchNorm's eps and momentum, stochastic
+    # depth's p, a conv's groups and padding) of every module torchvision calls, in order.
+    torch = pytest.importorskip("torch")
+    from archc.backends.pytorch import compile_module
+
+    fixture = torchvision_fixture(name)
+    expected = [
+        [path, cls, shape, _hyperparameters(text)]
+        for path, cls, shape, text in fixture["leaf_outputs_per_image"]
+    ]
+    wanted = {row[0] for row in expected}
+    spec, variant = MODELS[name]
+    graph = archc.load(SPECS / spec, variant).graph
+    model = compile_module(graph, device="meta").eval()
+    calls = []
+
+    def record(path):
+        def hook(module, args, output):
+            text = _hyperparameters(repr(module))
+            calls.append([path, type(module).__name__, list(output.shape[1:]), text])
+
+        return hook
+
+    for path, module in model.named_modules():
+        if path in wanted:
+            module.register_forward_hook(record(path))
+    with torch.no_grad():
+        model(torch.empty(fixture["input_shape"], device="meta"))
+    assert calls == expected
 
 
 @pytest.mark.parametrize("name", _slow_marked(FIXTURES))

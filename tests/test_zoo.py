@@ -48,7 +48,10 @@ ZOO = {
     "googlenet": ["paper", "torchvision"],
     "inception_v3": ["torchvision"],
     "xception": ["paper"],
-    "regnet": ["x_400mf", "x_800mf", "x_1_6gf", "x_3_2gf", "x_8gf", "x_16gf", "x_32gf"],
+    "regnet": [
+        *["x_400mf", "x_800mf", "x_1_6gf", "x_3_2gf", "x_8gf", "x_16gf", "x_32gf"],
+        *["y_400mf", "y_800mf", "y_1_6gf", "y_3_2gf", "y_8gf", "y_16gf", "y_32gf", "y_128gf"],
+    ],
     "squeezenet": ["1_0", "1_1"],
     "mobilenet_v1": ["1.0", "0.75", "0.5", "0.25", "1.0-192", "1.0-160", "1.0-128"],
     "mobilenet_v2": ["1.0"],
@@ -57,6 +60,9 @@ ZOO = {
     "swin": ["t", "s", "b"],
     "shufflenet_v2": ["x1_0", "x0_5", "x1_5", "x2_0"],
     "densenet": ["121", "161", "169", "201"],
+    "efficientnet": ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"],
+    "mobilenet_v3": ["large", "small"],
+    "convnext": ["tiny", "small", "base", "large"],
 }
 CASES = [(spec, variant) for spec, variants in ZOO.items() for variant in variants]
 
@@ -340,8 +346,11 @@ def assert_summary_matches_torchvision(s: dict, fixture: dict) -> None:
             assert shapes[name] == shape, name
             compared += 1
         seen.add(name)
-    # Every conv, linear and norm module of torchvision's model is one of archc's layers.
-    parametrized = {key.rsplit(".", 1)[0] for key, _, _ in fixture["state_dict"]}
+    # Every conv, linear and norm module of torchvision's model is one of archc's layers;
+    # a bare tensor (ConvNeXt's layer_scale) is a layer whose path is its key.
+    parametrized = {
+        key if key in shapes else key.rsplit(".", 1)[0] for key, _, _ in fixture["state_dict"]
+    }
     assert parametrized <= set(shapes)
     assert compared >= len(parametrized)
 
