@@ -6,7 +6,7 @@ from bench.common import Context, fmt_s, mib
 from bench.report import MET, MISSED, Goal, Section
 from bench.zoo import spec_for
 
-NETWORKS = ["resnet152", "vgg16", "inception_v3"]
+NETWORKS = ["resnet152", "vgg16", "inception_v3", "efficientnet_b0", "convnext_tiny"]
 QUICK_NETWORKS = ["resnet18"]
 GOAL_RATIO = 100
 

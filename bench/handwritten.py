@@ -1,4 +1,5 @@
-"""Hand-written PyTorch versions of ResNet, VGG and Inception v3, in torchvision's style.
+"""Hand-written PyTorch versions of ResNet, VGG, Inception v3, EfficientNet-B0 and ConvNeXt-T,
+in torchvision's style.
 
 These are the baselines archc's generated modules are timed against, and the models torchinfo
 analyses. They are written the way torchvision writes them (module names, the order modules
@@ -348,6 +349,179 @@ def inception_v3() -> Inception3:
     return Inception3()
 
 
+# --- EfficientNet-B0 (Tan & Le 2019; torchvision's layout) --------------------------------
+
+
+def conv_bn_act(
+    inp: int, out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True
+) -> nn.Sequential:
+    """Conv (padded to keep the size), BatchNorm, SiLU: torchvision's Conv2dNormActivation."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(inp, out, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out),
+    ]
+    if act:
+        layers.append(nn.SiLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class SqueezeExcitation(nn.Module):
+    """Pool, squeeze (1x1 conv, SiLU), expand (1x1 conv), sigmoid gate on the input."""
+
+    def __init__(self, channels: int, squeeze: int):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = nn.SiLU(inplace=True)
+        self.scale_activation = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+        return self.scale_activation(scale) * x
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand, depthwise conv, squeeze-excitation, 1x1 project.
+
+    Stochastic depth is the identity in eval mode, the only mode the benchmark uses, so the
+    shortcut adds the block's output directly.
+    """
+
+    def __init__(self, expand: int, kernel: int, stride: int, inp: int, out: int):
+        super().__init__()
+        wide = inp * expand
+        layers: list[nn.Module] = []
+        if wide != inp:
+            layers.append(conv_bn_act(inp, wide, 1))
+        layers += [
+            conv_bn_act(wide, wide, kernel, stride, groups=wide),
+            SqueezeExcitation(wide, max(1, inp // 4)),
+            conv_bn_act(wide, out, 1, act=False),
+        ]
+        self.block = nn.Sequential(*layers)
+        self.residual = stride == 1 and inp == out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.block(x)
+        return y + x if self.residual else y
+
+
+#: B0's stages (Table 1): expansion, kernel, stride, input width, output width, blocks.
+EFFICIENTNET_B0 = [
+    (1, 3, 1, 32, 16, 1),
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),
+    (6, 3, 2, 40, 80, 3),
+    (6, 5, 1, 80, 112, 3),
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),
+]
+
+
+class EfficientNet(nn.Module):
+    """EfficientNet-B0: a 3x3 stem, seven stages of MBConv blocks, a 1x1 head, classifier."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.2):
+        super().__init__()
+        layers: list[nn.Module] = [conv_bn_act(3, 32, 3, 2)]
+        for expand, kernel, stride, inp, out, blocks in EFFICIENTNET_B0:
+            stage = [
+                MBConv(expand, kernel, stride if i == 0 else 1, inp if i == 0 else out, out)
+                for i in range(blocks)
+            ]
+            layers.append(nn.Sequential(*stage))
+        layers.append(conv_bn_act(320, 1280, 1))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout, inplace=True), nn.Linear(1280, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def efficientnet_b0() -> EfficientNet:
+    """EfficientNet-B0 as torchvision builds it."""
+    return EfficientNet()
+
+
+# --- ConvNeXt-T (Liu et al. 2022; torchvision's layout) -----------------------------------
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an NCHW map, at every pixel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """Reorder the axes (torchvision.ops.Permute)."""
+
+    def __init__(self, dims: list[int]):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+
+class CNBlock(nn.Module):
+    """7x7 depthwise conv; channels last: LayerNorm, Linear x4, GELU, Linear; layer scale.
+
+    Stochastic depth is the identity in eval mode, so the scaled branch is added directly.
+    """
+
+    def __init__(self, dim: int, layer_scale: float = 1e-6):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            Permute([0, 3, 1, 2]),
+        )
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * self.block(x) + x
+
+
+class ConvNeXt(nn.Module):
+    """ConvNeXt: a 4x4 patchify stem, four stages with downsampling between, classifier."""
+
+    def __init__(self, depths: list[int], dims: list[int], num_classes: int = 1000):
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.Sequential(nn.Conv2d(3, dims[0], 4, 4), LayerNorm2d(dims[0], eps=1e-6))
+        ]
+        for i, (depth, dim) in enumerate(zip(depths, dims, strict=True)):
+            layers.append(nn.Sequential(*[CNBlock(dim) for _ in range(depth)]))
+            if i + 1 < len(dims):
+                down = nn.Conv2d(dim, dims[i + 1], kernel_size=2, stride=2)
+                layers.append(nn.Sequential(LayerNorm2d(dim, eps=1e-6), down))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            LayerNorm2d(dims[-1], eps=1e-6), nn.Flatten(1), nn.Linear(dims[-1], num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.avgpool(self.features(x)))
+
+
+def convnext_tiny() -> ConvNeXt:
+    """ConvNeXt-T as torchvision builds it."""
+    return ConvNeXt([3, 3, 9, 3], [96, 192, 384, 768])
+
+
 #: Constructors by the name of the reference file in tests/reference/torchvision/.
 MODELS = {
     "resnet18": resnet18,
@@ -355,6 +529,8 @@ MODELS = {
     "resnet152": resnet152,
     "vgg16": vgg16,
     "inception_v3": inception_v3,
+    "efficientnet_b0": efficientnet_b0,
+    "convnext_tiny": convnext_tiny,
 }
 
 #: Input size (C, H, W) each network was designed for.

@@ -26,6 +26,8 @@ _ZOO = {
     "resnet152": ("resnet.yaml", "152"),
     "vgg16": ("vgg.yaml", "D"),
     "inception_v3": ("inception_v3.yaml", "torchvision"),
+    "efficientnet_b0": ("efficientnet.yaml", "b0"),
+    "convnext_tiny": ("convnext.yaml", "tiny"),
 }
 
 
