@@ -334,3 +334,34 @@ def test_the_graph_draws_a_gate_and_its_broadcast_input(write_spec):
 
 
 ROOT_EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "inverted_residual_se.yaml"
+
+
+def test_copies_of_a_block_explain_their_dead_layers_too(write_spec):
+    """Equal block instances are copied from the first (passes/block_memo.py); the copies
+    point at the left-out merge just as the first does."""
+    path = write_spec(
+        """\
+network: n
+input: [16, 8, 8]
+blocks:
+  res:
+    params: {out: ~, stride: 1}
+    layers:
+      - {name: conv, type: conv, out: out, kernel: 3, padding: 1, stride: stride}
+      - {name: add, type: add, inputs: [input, conv], when: stride == 1 and in_channels == out}
+layers:
+  - {type: res, out: 32, stride: 2}
+  - {name: stage, type: res, out: 32, repeat: 3, overrides: {0: {stride: 2}}}
+  - {type: conv, out: 4, kernel: 1}
+"""
+    )
+    reporter = Reporter()
+    archc.pipeline.analyse(load_spec(path, reporter), None, reporter)
+    warnings = reporter.warnings
+    assert [w.message.split(":")[0] for w in warnings] == [
+        "res 'res'",
+        "res 'stage.0'",
+        "res 'stage.1'",
+        "res 'stage.2'",
+    ]
+    assert all("stands for its first input" in w.notes[0] for w in warnings)

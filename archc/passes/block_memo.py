@@ -34,6 +34,17 @@ class Template:
     output: int
     #: Holds the values matched by identity, so their ids are not reused while it lives.
     keep: Any = field(repr=False)
+    #: The merges `when:` left out inside it (label, span, input ids), for the dead-code
+    #: pass: a copy leaves out the same ones, reading its own nodes.
+    left_out: list[tuple[str, Span, list[int]]] = field(default_factory=list)
+
+
+def moved_id(template: Template, node_id: int, offset: int, input_id: int) -> int:
+    """Where a node id of the template lands in a copy whose nodes start `offset` later and
+    that reads `input_id`."""
+    if template.start <= node_id < template.end:
+        return node_id + offset
+    return input_id if node_id == template.input else node_id
 
 
 def frozen(value: Any, located: bool = True) -> Any:
@@ -110,9 +121,7 @@ def clone(template: Template, module: Module, input_id: int, nodes: list[Node]) 
     old_prefix, new_prefix = len(template.module.path), module.path
 
     def moved(node_id: int) -> int:
-        if start <= node_id < end:
-            return node_id + offset
-        return input_id if node_id == template.input else node_id
+        return moved_id(template, node_id, offset, input_id)
 
     def moved_inputs(inputs: list[int]) -> list[int]:
         # Inlined (this runs once per copied node): ids inside the instance shift by the

@@ -942,11 +942,16 @@ class Expander:
         if template is not None and len(self.nodes) + template.end - template.start <= (
             MAX_LAYERS + 1  # nodes[0] is the input
         ):
+            offset = len(self.nodes) - template.start
+            for label, where, ids in template.left_out:
+                moved = [block_memo.moved_id(template, i, offset, inputs[0]) for i in ids]
+                self.left_out_merges.append((label, where, moved))
             return block_memo.clone(template, module, inputs[0], self.nodes)
         inner = Scope(
             module, sequential=block.spec.sequential, ctx=ctx, trainable=trainable, init=init
         )
         start, reported = len(self.nodes), len(self.reporter.diagnostics)
+        left_out_start = len(self.left_out_merges)
         self.block_stack.append(block_name)
         try:
             output = self.scope(block.raw["layers"], inner, inputs[0])
@@ -972,7 +977,13 @@ class Expander:
             and block_memo.covers(module, start, len(self.nodes))
         ):
             self.block_memo[key] = block_memo.Template(
-                module, start, len(self.nodes), inputs[0], output, keep=(ctx, init)
+                module,
+                start,
+                len(self.nodes),
+                inputs[0],
+                output,
+                keep=(ctx, init),
+                left_out=self.left_out_merges[left_out_start:],
             )
         return output
 
