@@ -340,16 +340,18 @@ def build_all(
     check: bool = False,
     overrides: dict | None = None,
     weights: str | None = None,
+    import_root: str | None = None,
 ) -> bool:
     """Build every requested (spec, variant); print diagnostics and progress; True if all ok.
 
-    `targets=None` builds the default set; `overrides` are `--set` settings.
+    `targets=None` builds the default set; `overrides` are `--set` settings; `import_root`
+    the folder imports may read (default: each spec's own).
     """
     reporter = Reporter()
     jobs = []
     for path in specs:
         try:
-            spec = load_spec(path, reporter)
+            spec = load_spec(path, reporter, import_root=import_root)
         except SpecError:
             continue
         names = spec.variant_names() if all_variants else [variant]

@@ -18,31 +18,37 @@ def _fail(diagnostics) -> None:
     sys.exit(1)
 
 
-def _analyse(spec_path: str, variant: str | None, reporter: Reporter, overrides=None):
+def _analyse(
+    spec_path: str, variant: str | None, reporter: Reporter, overrides=None, import_root=None
+):
     from archc.pipeline import analyse
     from archc.spec.loader import load_spec
 
-    spec = load_spec(spec_path, reporter)
+    spec = load_spec(spec_path, reporter, import_root=import_root)
     return spec, analyse(spec, variant, reporter, overrides)
 
 
 def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
-    """`--set KEY=VALUE` options as a dict; each value is read as YAML (10, 0.5, [1, 2])."""
-    import yaml
+    """`--set KEY=VALUE` options as a dict; each value is read as YAML (10, 0.5, [1, 2]),
+    under the same limits as a spec's values."""
+    from archc.diagnostics import quote
+    from archc.spec.source import parse_value
 
     result = {}
     for item in values:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx, param)
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            problem = str(exc).splitlines()[0]
+            raise click.BadParameter(f"expected KEY=VALUE, got {quote(item)}", ctx, param)
+        reporter = Reporter()
+        value = parse_value(text, f"--set {key}", reporter) if text.strip() else None
+        if reporter.errors:
+            problem = reporter.errors[0].message
             raise click.BadParameter(
-                f"{key}: {text!r} is not a YAML value ({problem})", ctx, param
-            ) from None
+                f"{quote(key)}: {quote(text)} is not a YAML value archc takes ({problem})",
+                ctx,
+                param,
+            )
         if isinstance(value, dict):
             raise click.BadParameter(
                 f"{key}: give a number, text, boolean or list, not a "
@@ -63,6 +69,17 @@ def _set_option(function):
         metavar="KEY=VALUE",
         help="Override a spec parameter (num_classes=10) or a training setting "
         "(training.lr=0.1); repeatable.",
+    )(function)
+
+
+def _import_root_option(function):
+    return click.option(
+        "--import-root",
+        type=click.Path(exists=True, file_okay=False),
+        default=None,
+        metavar="FOLDER",
+        help="Folder the spec's `imports:` may read from, and below (default: the spec's own "
+        "folder). Nothing outside it is read, whatever paths or symbolic links say.",
     )(function)
 
 
@@ -124,6 +141,7 @@ def main() -> None:
     "and block imports (an editor's unsaved buffer).",
 )
 @_set_option
+@_import_root_option
 def check(
     specs: tuple[str, ...],
     variant: str | None,
@@ -131,6 +149,7 @@ def check(
     strict: bool,
     stdin_filename: str | None,
     overrides: dict,
+    import_root: str | None,
 ) -> None:
     """Validate specs (files, or folders of *.yaml) and print every diagnostic. `-` reads a
     spec from standard input. Every variant is checked unless --variant names one; a
@@ -162,12 +181,14 @@ def check(
         reporter = Reporter()
         try:
             if path == "-":
-                data = sys.stdin.buffer.read()
+                from archc.reading import read_stream
+
+                data = read_stream(sys.stdin.buffer)
                 name = stdin_filename or "<stdin>"
                 sources[name] = data.decode("utf-8", errors="replace")
-                spec = load_spec(name, reporter, data)
+                spec = load_spec(name, reporter, data, import_root)
             else:
-                spec = load_spec(path, reporter)
+                spec = load_spec(path, reporter, import_root=import_root)
         except SpecError:
             collect(reporter)
             continue
@@ -245,6 +266,7 @@ def check(
     help="With --batch or --memory: one row of training memory per variant of the family.",
 )
 @_set_option
+@_import_root_option
 def summary(
     spec: str,
     variant: str | None,
@@ -258,6 +280,7 @@ def summary(
     budget: float | None,
     all_variants: bool,
     overrides: dict,
+    import_root: str | None,
 ) -> None:
     """Print a per-layer table (volumes, params, MACs, memory, receptive field) and totals."""
     from archc.backends import summary as backend
@@ -275,7 +298,7 @@ def summary(
         return
     reporter = Reporter()
     try:
-        _, graph = _analyse(spec, variant, reporter, overrides)
+        _, graph = _analyse(spec, variant, reporter, overrides, import_root)
     except SpecError as exc:
         _fail(exc.diagnostics)
     if reporter.warnings:
@@ -378,13 +401,14 @@ def _memory_table(spec_path: str, settings: dict, budget: float | None, override
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-def variants(spec: str) -> None:
+@_import_root_option
+def variants(spec: str, import_root: str | None) -> None:
     """List the spec's variants, the default first."""
     from archc.spec.loader import load_spec
 
     reporter = Reporter()
     try:
-        loaded = load_spec(spec, reporter)
+        loaded = load_spec(spec, reporter, import_root=import_root)
     except SpecError as exc:
         _fail(exc.diagnostics)
     for name in loaded.variant_names():
@@ -481,7 +505,10 @@ def _spec_files(specs: tuple[str, ...]) -> list[str]:
     "instead of the seed-0 initial ones; checked as --check does. One spec and variant.",
 )
 @_set_option
-def build(specs, variant, all_variants, out, targets, run_checks, weights, overrides) -> None:
+@_import_root_option
+def build(
+    specs, variant, all_variants, out, targets, run_checks, weights, overrides, import_root
+) -> None:
     """Generate the model folder of each spec variant (model.py, model.onnx, graph, summary).
 
     model.onnx holds the module's initial weights (seeded with 0, so builds are
@@ -502,7 +529,9 @@ def build(specs, variant, all_variants, out, targets, run_checks, weights, overr
             raise click.UsageError("--weights holds one network's weights: give one spec")
         if chosen is not None and "onnx" not in chosen:
             raise click.UsageError("--weights sets model.onnx's weights: add the onnx target")
-    ok = build_all(files, variant, all_variants, Path(out), chosen, run_checks, overrides, weights)
+    ok = build_all(
+        files, variant, all_variants, Path(out), chosen, run_checks, overrides, weights, import_root
+    )
     sys.exit(0 if ok else 1)
 
 
@@ -531,13 +560,14 @@ def build(specs, variant, all_variants, out, targets, run_checks, weights, overr
     help="Top-down or left-to-right.",
 )
 @_set_option
-def graph(spec, variant, out, collapse, direction, overrides) -> None:
+@_import_root_option
+def graph(spec, variant, out, collapse, direction, overrides, import_root) -> None:
     """Draw the network with Graphviz."""
     from archc.backends import graphviz as backend
 
     reporter = Reporter()
     try:
-        _, analysed = _analyse(spec, variant, reporter, overrides)
+        _, analysed = _analyse(spec, variant, reporter, overrides, import_root)
     except SpecError as exc:
         _fail(exc.diagnostics)
     if reporter.warnings:
@@ -603,8 +633,9 @@ def _spec_ref(text: str) -> tuple[str, str | None]:
     metavar="KEY=VALUE",
     help="Like --set, for the source network.",
 )
+@_import_root_option
 def transfer(
-    checkpoint, source, target, out, recipe, init, seed, overrides, source_overrides
+    checkpoint, source, target, out, recipe, init, seed, overrides, source_overrides, import_root
 ) -> None:
     """Initialise a network from another's trained weights, layer by layer (--set applies to
     the target)."""
@@ -617,9 +648,11 @@ def transfer(
     reporter = Reporter()
     try:
         source_path, source_variant = _spec_ref(source)
-        _, source_graph = _analyse(source_path, source_variant, reporter, source_overrides)
+        _, source_graph = _analyse(
+            source_path, source_variant, reporter, source_overrides, import_root
+        )
         target_path, target_variant = _spec_ref(target)
-        _, target_graph = _analyse(target_path, target_variant, reporter, overrides)
+        _, target_graph = _analyse(target_path, target_variant, reporter, overrides, import_root)
     except SpecError as exc:
         _fail(exc.diagnostics)
     if reporter.warnings:
@@ -667,11 +700,12 @@ def transfer(
     help="Address to bind; the default keeps the page on this machine.",
 )
 @_set_option
-def serve(spec, variant, port, host, overrides) -> None:
+@_import_root_option
+def serve(spec, variant, port, host, overrides, import_root) -> None:
     """Serve the spec's report on localhost; it reloads whenever the spec is saved."""
     from archc.serve import serve_command
 
-    sys.exit(serve_command(spec, variant, host, port, overrides))
+    sys.exit(serve_command(spec, variant, host, port, overrides, import_root))
 
 
 @main.command()

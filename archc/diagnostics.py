@@ -42,7 +42,8 @@ class Diagnostic:
         """Render as `FILE:LINE:COL: severity[CODE]: message`, notes indented below, the
         last one naming the command that explains the code (`archc explain E-CODE`, the
         section of docs/errors.md, shipped with archc so it works offline)."""
-        head = f"{self.span}: {self.severity}[{self.code}]: {self.message}"
+        # A file name (from the command line, or an import) may hold control characters too.
+        head = f"{one_line(str(self.span))}: {self.severity}[{self.code}]: {self.message}"
         notes = [*self.notes, f"`archc explain {self.code}` explains this code"]
         return "\n".join([head, *(f"    note: {note}" for note in notes)])
 
@@ -98,13 +99,100 @@ class Reporter:
             raise SpecError(self.diagnostics)
 
 
-#: Line breaks and other control characters, as escapes (`\n`).
-_BREAKS = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+#: Control characters (C0, DEL, C1), line and paragraph separators and the bidirectional
+#: overrides that reorder what a terminal shows, as escapes (`\n`, `\x1b`, `\u202e`).
+_BREAKS = {
+    c: ascii(chr(c))[1:-1]
+    for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F))
+    + (*range(0x2066, 0x206A), 0xFEFF, 0xFFFE, 0xFFFF)
+}
+
+#: The most characters of a value a message quotes: a list of a million zeros, or a whole
+#: file read by mistake, is shown by its start and its length.
+QUOTE_LIMIT = 60
+#: The longest message: text from a spec should reach one only through `quote`; this is
+#: the backstop.
+MESSAGE_LIMIT = 2000
 
 
 def one_line(text: str) -> str:
-    """Text from a spec (a key, a name) may hold line breaks; a diagnostic stays one line."""
-    return text.translate(_BREAKS)
+    """Text from a spec (a key, a name) may hold line breaks or terminal escapes; shown
+    escaped, a diagnostic stays one plain line."""
+    text = text.translate(_BREAKS)
+    if len(text) > MESSAGE_LIMIT:
+        text = f"{text[: MESSAGE_LIMIT - 40]}... ({len(text):,} characters in all)"
+    return text
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A value as a message quotes it: its repr, escaped, cut to about `limit` characters
+    and then told by its size ("... (1,000,000 items)").
+
+    Only the part shown is ever rendered, so quoting a huge value costs no more than
+    quoting a small one.
+    """
+    parts: list[str] = []
+    _render(value, parts, [limit])
+    text = "".join(parts).translate(_BREAKS)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    size = _size_note(value)
+    return f"{text} ({size})" if size and text.endswith("...") else text
+
+
+def _render(value: object, parts: list[str], left: list[int]) -> None:
+    """Append the repr of `value` to `parts` until `left[0]` characters are spent."""
+    if left[0] <= 0:
+        return
+    if isinstance(value, (list, tuple)):
+        parts.append("[")
+        left[0] -= 1
+        for i, item in enumerate(value):
+            if left[0] <= 0:
+                parts.append("...")
+                return
+            if i:
+                parts.append(", ")
+                left[0] -= 2
+            _render(item, parts, left)
+        parts.append("]")
+        left[0] -= 1
+        return
+    if isinstance(value, dict):
+        parts.append("{")
+        left[0] -= 1
+        for i, (key, item) in enumerate(value.items()):
+            if left[0] <= 0:
+                parts.append("...")
+                return
+            if i:
+                parts.append(", ")
+                left[0] -= 2
+            _render(key, parts, left)
+            parts.append(": ")
+            left[0] -= 2
+            _render(item, parts, left)
+        parts.append("}")
+        left[0] -= 1
+        return
+    if isinstance(value, str):
+        text = repr(value[: left[0] + 1])
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        text = f"<an integer of about {int(value.bit_length() * 0.30103):,} digits>"
+    elif isinstance(value, (int, float, bool)) or value is None:
+        text = repr(value)
+    else:
+        text = f"<{type(value).__name__}>"
+    parts.append(text)
+    left[0] -= len(text)
+
+
+def _size_note(value: object) -> str:
+    if isinstance(value, (list, tuple, dict)):
+        return f"{len(value):,} items"
+    if isinstance(value, str):
+        return f"{len(value):,} characters"
+    return ""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -135,6 +223,9 @@ def print_diagnostics(
         print(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}", file=stream)
 
 
+#: Characters that reorder what a terminal shows (bidirectional overrides and isolates).
+_BIDI = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
 #: Source lines longer than this are shown as a window around the column.
 _EXCERPT_WIDTH = 100
 #: Files larger than this are not read for an excerpt (archc refuses them anyway).
@@ -152,7 +243,7 @@ def excerpt(span: Span, texts: dict[str, str]) -> list[str]:
     # One character per character, so the caret stays under its column: a tab is a space,
     # other control characters (a terminal escape in a hostile file) are shown as '?'.
     text = "".join(
-        " " if c == "\t" else "?" if c < " " or "\x7f" <= c <= "\x9f" else c
+        " " if c == "\t" else "?" if c < " " or "\x7f" <= c <= "\x9f" or c in _BIDI else c
         for c in lines[span.line - 1]
     )
     col = min(max(span.col, 1), len(text) + 1)
@@ -176,12 +267,11 @@ def excerpt(span: Span, texts: dict[str, str]) -> list[str]:
 def _read_source(path: str) -> str:
     from pathlib import Path
 
-    try:
-        file = Path(path)
-        if not file.is_file() or file.stat().st_size > _EXCERPT_MAX_BYTES:
-            return ""
-        return file.read_bytes().decode("utf-8", errors="replace")
-    except (OSError, ValueError):
+    from archc.reading import ReadError, read_bounded
+
+    try:  # bounded, regular files only: the span may name a FIFO or a device by now
+        return read_bounded(Path(path), _EXCERPT_MAX_BYTES).decode("utf-8", errors="replace")
+    except ReadError:
         return ""
 
 

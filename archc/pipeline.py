@@ -43,7 +43,11 @@ def load(
     variant: str | None = None,
     reporter: Reporter | None = None,
     overrides: dict[str, Any] | None = None,
+    import_root: str | os.PathLike | None = None,
 ) -> Graph:
-    """Load, validate and analyse one variant of a spec file; raise SpecError on problems."""
+    """Load, validate and analyse one variant of a spec file; raise SpecError on problems.
+
+    `import_root`: the folder the spec's `imports:` may read (default: the spec's own)."""
     reporter = reporter or Reporter()
-    return analyse(load_spec(path, reporter), variant, reporter, overrides)
+    spec = load_spec(path, reporter, import_root=import_root)
+    return analyse(spec, variant, reporter, overrides)

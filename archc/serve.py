@@ -3,8 +3,15 @@
 Standard library only: `http.server` in a thread. The server answers exactly two paths:
 `/` (the report page of a variant, `/?variant=V`) and `/api/state` (a small JSON document
 the page polls: the spec's version, whether it is valid, its diagnostics and variants). Any
-other path is a 404, so nothing on disk is ever listed or served. It binds to 127.0.0.1 and
-checks the Host header, so other machines and DNS-rebinding pages cannot read it.
+other path is a 404, so nothing on disk is ever listed or served. It binds to 127.0.0.1, so
+other machines cannot reach it, and checks the Host header against the names of the address
+the request came in on, so a DNS-rebinding page (whose requests name its own host) cannot
+read it. A Host that names this machine's loopback ("localhost") is believed only from a
+loopback peer: with `--host 0.0.0.0`, a remote client that claims it is refused.
+
+Every edit is survived: the spec is read as `archc check` reads it (bounded, regular files
+only), so a FIFO or a link to /dev/zero put in its place is an error on the page, and a
+failure inside archc is shown there too rather than ending the server.
 
 The spec (and every file its last good build came from, i.e. its imports) is polled by
 modification time and size; the version is a hash of their bytes, so the page reloads only
@@ -53,12 +60,20 @@ def _count_line(diagnostics: list[Diagnostic]) -> str:
     return lines[-1] if lines else ""
 
 
+#: The most characters of a source line the page shows under a diagnostic.
+MAX_SOURCE_LINE = 400
+
+
 def _source_line(path: str, line: int) -> str:
+    from archc.reading import ReadError, read_bounded
+
     try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        data = read_bounded(Path(path))
+    except ReadError:
         return ""
-    return lines[line - 1] if 0 < line <= len(lines) else ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return text if len(text) <= MAX_SOURCE_LINE else text[:MAX_SOURCE_LINE] + "..."
 
 
 def diagnostics_json(diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
@@ -81,11 +96,16 @@ class LiveSpec:
     """A spec file being watched: its version, variants and per-variant results."""
 
     def __init__(
-        self, path: str, variant: str | None = None, overrides: dict[str, Any] | None = None
+        self,
+        path: str,
+        variant: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        import_root: str | None = None,
     ):
         self.path = path
         self.first_variant = variant
         self.overrides = overrides or {}
+        self.import_root = import_root
         self.lock = threading.RLock()
         self.variants: list[str] = []
         self.default: str | None = None
@@ -115,11 +135,8 @@ class LiveSpec:
             self._stamp = stamp
             digest = hashlib.sha256()
             for name in sorted(self._watched):
-                digest.update(name.encode() + b"\0")
-                try:
-                    digest.update(Path(name).read_bytes())
-                except OSError:
-                    digest.update(b"\0missing")
+                digest.update(name.encode(errors="surrogateescape") + b"\0")
+                digest.update(_content(name))
             version = digest.hexdigest()[:16]
             if version == self.version:
                 return False
@@ -148,7 +165,7 @@ class LiveSpec:
 
         reporter = Reporter()
         try:
-            spec = load_spec(self.path, reporter)
+            spec = load_spec(self.path, reporter, import_root=self.import_root)
             self.variants = spec.variant_names()
             self.default = spec.default_variant()
             name = variant or self.default
@@ -157,6 +174,8 @@ class LiveSpec:
             found = list(reporter.diagnostics)
             found += [d for d in exc.diagnostics if d not in found]
             return Result(False, variant, None, diagnostics_json(found), _count_line(found))
+        except Exception as exc:  # noqa: BLE001 - an archc bug must not end the server
+            return _internal_error(self.path, variant, exc)
         # Imported files count too: a save to any of them rebuilds the page.
         files = {n.span.file for n in graph.nodes} | {self.path}
         if files != self._watched:
@@ -169,7 +188,10 @@ class LiveSpec:
             "spec": self.path,
             "has_graph": True,
         }
-        page = report_html(graph, live=live)
+        try:
+            page = report_html(graph, live=live)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return _internal_error(self.path, variant, exc)
         self._good[graph.variant] = page
         warnings = reporter.warnings
         return Result(True, graph.variant, page, diagnostics_json(warnings), _count_line(warnings))
@@ -209,6 +231,32 @@ class LiveSpec:
         )
 
 
+def _content(name: str) -> bytes:
+    """What a watched file holds, for the version hash: its bytes, or why it has none (a
+    FIFO, a device or a missing file), read as archc reads specs: bounded, never blocking."""
+    from archc.reading import ReadError, read_bounded
+
+    try:
+        return b"\1" + read_bounded(Path(name))
+    except ReadError as exc:
+        return b"\0" + exc.message.encode()
+
+
+def _internal_error(path: str, variant: str | None, exc: Exception) -> Result:
+    """A failure inside archc, as the page and the terminal show it (the server lives on)."""
+    from archc.diagnostics import Span
+
+    text = (str(exc).splitlines() or [""])[0][:200]
+    reporter = Reporter()
+    reporter.error(
+        "E-INTERNAL",
+        f"internal error: {type(exc).__name__}: {text} (please report this, with the spec)",
+        Span(path),
+    )
+    found = reporter.diagnostics
+    return Result(False, variant, None, diagnostics_json(found), _count_line(found))
+
+
 # --- HTTP ---------------------------------------------------------------------------------
 
 _CSP = (
@@ -217,7 +265,49 @@ _CSP = (
 )
 
 
-def _handler(live: LiveSpec, allowed_hosts: set[str], quiet: bool) -> type:
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def _split_host(host: str) -> tuple[str, str]:
+    """A Host header's name and port (`[::1]:8000` -> `[::1]`, `8000`)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return name + "]", rest.removeprefix(":")
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    return name, port
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host: str | None, port: int, peer: str, local: str, names: set[str]) -> bool:
+    """Whether a request's Host header may be answered.
+
+    The check is against DNS rebinding: a browser names the host it thinks it talks to, so
+    a page served from elsewhere can never send a name of this machine. The names accepted
+    are those of the address the request came in on (`local`), the address bound, and this
+    machine's names (`names`); the loopback names only from a loopback peer, since any
+    other client can write "localhost" but only a local one really is.
+    """
+    if host is None:  # HTTP/1.0; every browser sends a Host
+        return _is_loopback(peer)
+    name, given_port = _split_host(host)
+    if given_port != str(port):
+        return False
+    if name in _LOOPBACK_NAMES:
+        return _is_loopback(peer)
+    local_name = f"[{local}]" if ":" in local else local
+    return name == local_name or name in names
+
+
+def _handler(live: LiveSpec, port: int, names: set[str], quiet: bool) -> type:
     class Handler(BaseHTTPRequestHandler):
         """Answers `/` and `/api/state`; everything else is 404."""
 
@@ -231,8 +321,10 @@ def _handler(live: LiveSpec, allowed_hosts: set[str], quiet: bool) -> type:
             self._answer(body=False)
 
         def _answer(self, body: bool) -> None:
-            host = self.headers.get("Host")
-            if host is not None and host.lower() not in allowed_hosts:
+            local = self.connection.getsockname()[0]
+            if not host_allowed(
+                self.headers.get("Host"), port, self.client_address[0], local, names
+            ):
                 self._send(403, "text/plain", b"forbidden host\n", body)
                 return
             url = urlsplit(self.path)
@@ -257,7 +349,10 @@ def _handler(live: LiveSpec, allowed_hosts: set[str], quiet: bool) -> type:
             self.send_header("Content-Security-Policy", _CSP)
             self.end_headers()
             if body:
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client left; nothing to tell it
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             if not quiet:
@@ -273,17 +368,39 @@ def start(
     port: int = 0,
     quiet: bool = True,
     overrides: dict[str, Any] | None = None,
+    import_root: str | None = None,
 ) -> tuple[ThreadingHTTPServer, LiveSpec, str]:
     """Start serving a spec in a background thread; return (server, live spec, URL)."""
-    live = LiveSpec(spec, variant, overrides)
+    live = LiveSpec(spec, variant, overrides, import_root)
     live.result(variant)
-    server = ThreadingHTTPServer((host, port), _handler(live, set(), quiet))
-    server.daemon_threads = True
+    server = _Server((host, port), _handler(live, 0, set(), quiet))
     bound = server.server_address[1]
-    names = {host, "localhost", "127.0.0.1", "[::1]"}
-    server.RequestHandlerClass = _handler(live, {f"{n}:{bound}".lower() for n in names}, quiet)
+    names = {host.lower(), f"[{host.lower()}]"} - {"0.0.0.0", "::", "[::]", "[0.0.0.0]"}
+    if not (host.lower() in _LOOPBACK_NAMES or _is_loopback(host)):
+        names |= _machine_names()  # reachable from elsewhere: the names others use for it
+    server.RequestHandlerClass = _handler(live, bound, names - _LOOPBACK_NAMES, quiet)
     threading.Thread(target=server.serve_forever, name="archc-serve", daemon=True).start()
     return server, live, f"http://{host}:{bound}/"
+
+
+def _machine_names() -> set[str]:
+    """This machine's host names (what a browser elsewhere on the network may call it)."""
+    import socket
+
+    return {socket.gethostname().lower(), socket.getfqdn().lower()} - {""}
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server; a client that leaves mid-answer is not an error worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that disconnect; report anything else on one line."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"archc serve: request failed: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def serve_command(
@@ -292,8 +409,10 @@ def serve_command(
     host: str,
     port: int,
     overrides: dict[str, Any] | None = None,
+    import_root: str | None = None,
 ) -> int:
     """`archc serve`: serve until interrupted, printing a line whenever the spec changes."""
+    from archc.diagnostics import one_line
     from archc.spec.source import read_text
 
     reporter = Reporter()
@@ -301,17 +420,26 @@ def serve_command(
         print_diagnostics(reporter.diagnostics, sys.stderr)
         return 1
     try:
-        server, live, url = start(spec, variant, host, port, quiet=True, overrides=overrides)
+        server, live, url = start(spec, variant, host, port, True, overrides, import_root)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"serving {spec} on {url} (Ctrl+C to stop)", file=sys.stderr, flush=True)
-    _report(live, variant)
+    print(f"serving {one_line(spec)} on {url} (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    if not _is_loopback(server.server_address[0]):
+        print(
+            "note: the page is readable by anyone who can reach this address",
+            file=sys.stderr,
+            flush=True,
+        )
+    # The terminal keeps its own record of the version it last reported: the page's
+    # requests refresh the spec too, and must not use up a change before it is printed.
+    reported = _report(live, variant)
     try:
         while True:
             time.sleep(POLL_S)
-            if live.refresh():
-                _report(live, variant)
+            live.refresh()
+            if live.version != reported:
+                reported = _report(live, variant)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     finally:
@@ -320,12 +448,19 @@ def serve_command(
     return 0
 
 
-def _report(live: LiveSpec, variant: str | None) -> None:
-    result = live.result(variant)
+def _report(live: LiveSpec, variant: str | None) -> str:
+    """Print the current result's line (and diagnostics); return the version it is of."""
+    from archc.diagnostics import one_line
+
+    with live.lock:
+        result = live.result(variant)
+        version = live.version
     stamp = time.strftime("%H:%M:%S")
+    path = one_line(live.path)
     if result.ok:
-        print(f"[{stamp}] {live.path} [{result.variant}]: ok", file=sys.stderr, flush=True)
+        print(f"[{stamp}] {path} [{one_line(result.variant)}]: ok", file=sys.stderr, flush=True)
     else:
-        print(f"[{stamp}] {live.path}: {result.count_line}", file=sys.stderr, flush=True)
+        print(f"[{stamp}] {path}: {result.count_line}", file=sys.stderr, flush=True)
         for item in result.diagnostics:
             print(item["text"], file=sys.stderr, flush=True)
+    return version

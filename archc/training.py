@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from archc.layers.base import NumbersNotBooleans
 
 
-class _Strict(BaseModel):
+class _Strict(NumbersNotBooleans):
     # `.inf` and `.nan` are YAML numbers; no training setting has a use for them.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

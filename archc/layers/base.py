@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
+import types
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 Shape = tuple[int, ...]
 
@@ -30,7 +32,58 @@ class ShapeError(Exception):
         self.code = code
 
 
-class FieldsModel(BaseModel):
+class NumbersNotBooleans(BaseModel):
+    """A model whose number fields refuse `true` and `false`.
+
+    pydantic's lax mode reads a boolean as 1 or 0, so `dropout: {p: true}` would be a
+    probability of 1 and `out: true` one channel: a typo passed silently. Refused here,
+    for every number field of every model built on this one.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in _number_fields(cls):
+                if isinstance(data.get(name), bool):
+                    raise ValueError(
+                        f"{name} must be a number, not {str(data[name]).lower()} "
+                        "(a boolean is not 1 or 0 in a spec)"
+                    )
+        return data
+
+
+def _number_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model that take numbers (and not booleans), cached per model."""
+    cached = model.__dict__.get("_archc_number_fields")
+    if cached is None:
+        cached = tuple(
+            name
+            for name, field in model.model_fields.items()
+            if _takes_number(field.annotation) and not _takes_bool(field.annotation)
+        )
+        model._archc_number_fields = cached
+    return cached
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return tuple(m for arg in typing.get_args(annotation) for m in _members(arg))
+    return (annotation,)
+
+
+def _takes_number(annotation: Any) -> bool:
+    return any(m in (int, float) for m in _members(annotation))
+
+
+def _takes_bool(annotation: Any) -> bool:
+    return any(m is bool for m in _members(annotation))
+
+
+class FieldsModel(NumbersNotBooleans):
     """Base of every layer's fields: unknown keys are errors, values are checked strictly."""
 
     # defer_build: a kind's validator is built when a spec first uses it, not at import; every

@@ -20,13 +20,14 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
-from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
+from archc.diagnostics import Reporter, Span, SpecError, did_you_mean, quote
 from archc.ir.graph import INPUT, LAYER, MERGE, Graph, Module, Node
 from archc.layers import REGISTRY, LayerKind, Shape, ShapeError, match_notation
 from archc.layers.base import fmt_shape
 from archc.passes import block_memo
 from archc.spec import params as param_values
-from archc.spec.expr import ExprError, evaluate
+from archc.spec.expr import BudgetExceeded, ExprError, evaluate
+from archc.spec.expr import budget as expression_budget
 from archc.spec.functions import load_functions
 from archc.spec.loader import Spec, Variant
 from archc.spec.model import ENTRY_KEYS
@@ -86,6 +87,7 @@ class Expander:
         self.left_out_merges: list[tuple[str, Span, list[int]]] = []
         self.functions = load_functions(spec.raw, reporter)
         self.words = _text_words(spec)
+        self.cost_reported = False  # the expression budget ran out (reported once)
         # Deep networks repeat a few layer configurations many times (ResNet-152: 515 layers,
         # a few dozen distinct ones). Validated fields are shared between equal values, and
         # a volume worked out once per (fields, input volumes): the kinds' rules are pure.
@@ -156,7 +158,9 @@ class Expander:
             value = self.value(item, ctx, item_span)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 self.reporter.error(
-                    "E-INPUT", f"input sizes must be positive integers, got {value!r}", item_span
+                    "E-INPUT",
+                    f"input sizes must be positive integers, got {quote(value)}",
+                    item_span,
                 )
                 value = 1
             elif value > MAX_SIZE:
@@ -201,7 +205,7 @@ class Expander:
             self.reporter.error(
                 "E-ENTRY",
                 f"a layer entry is a name (`relu`, `conv3-64`) or a mapping with a type, "
-                f"not {type(entry).__name__} {entry!r}",
+                f"not {type(entry).__name__} {quote(entry)}",
                 span,
             )
             return None
@@ -227,7 +231,7 @@ class Expander:
                 self.reporter.error(
                     "E-TYPE",
                     f"{self._entry_label(entry, scope)}: when: expected true or false, "
-                    f"got {keep!r}",
+                    f"got {quote(keep)}",
                     entry.value_span("when"),
                 )
                 return None
@@ -244,7 +248,7 @@ class Expander:
         if doc is not None and not isinstance(doc, str):
             self.reporter.error(
                 "E-TYPE",
-                f"{self._entry_label(entry, scope)}: doc: expected text, got {doc!r} "
+                f"{self._entry_label(entry, scope)}: doc: expected text, got {quote(doc)} "
                 "(quote it to keep it as written)",
                 entry.value_span("doc"),
             )
@@ -276,7 +280,7 @@ class Expander:
                     previous = self.entry(item, item_span, scope, previous)
                 return previous
             if not isinstance(value, (str, LocDict)):
-                self.reporter.error("E-ENTRY", f"'{text}' is {value!r}, not a layer", span)
+                self.reporter.error("E-ENTRY", f"'{text}' is {quote(value)}, not a layer", span)
                 return None
             return self.entry(value, span, scope, previous)
         if text in REGISTRY or text in self.spec.blocks:
@@ -289,7 +293,7 @@ class Expander:
             choices = [*REGISTRY, *self.spec.blocks]
             self.reporter.error(
                 "E-UNKNOWN-KIND",
-                f"unknown layer '{text}': not a layer kind, a block, or paper notation "
+                f"unknown layer {quote(text)}: not a layer kind, a block, or paper notation "
                 "(conv3-64, conv1-256, maxpool, LRN, FC-4096, soft-max)",
                 span,
                 did_you_mean(text, choices),
@@ -425,7 +429,7 @@ class Expander:
             return None
         if not isinstance(type_name, str):
             self.reporter.error(
-                "E-TYPE", f"type: expected a name, got {type_name!r}", entry.value_span("type")
+                "E-TYPE", f"type: expected a name, got {quote(type_name)}", entry.value_span("type")
             )
             return None
         if type_name in self.spec.blocks:
@@ -638,7 +642,7 @@ class Expander:
         if not isinstance(body, list):
             self.reporter.error(
                 "E-TYPE",
-                f"layers: expected a list of layers, got {body!r}",
+                f"layers: expected a list of layers, got {quote(body)}",
                 entry.value_span("layers"),
             )
             return None
@@ -671,7 +675,7 @@ class Expander:
         if not isinstance(value, bool):
             self.reporter.error(
                 "E-TYPE",
-                f"{label}: trainable: expected true or false, got {value!r}",
+                f"{label}: trainable: expected true or false, got {quote(value)}",
                 entry.value_span("trainable"),
             )
             return None
@@ -698,7 +702,7 @@ class Expander:
             self.reporter.error(
                 "E-FIELD-VALUE",
                 f"{self._entry_label(entry, scope)}: repeat: expected a count "
-                f"of 0 or more, got {count!r}",
+                f"of 0 or more, got {quote(count)}",
                 span,
             )
             return None
@@ -1023,6 +1027,10 @@ class Expander:
             try:
                 return evaluate(text, ctx, self.functions)
             except ExprError as exc:
+                if isinstance(exc, BudgetExceeded):
+                    if self.cost_reported:  # every later expression fails the same way
+                        return _FAILED
+                    self.cost_reported = True
                 self.reporter.error(exc.code, str(exc), span)
                 return _FAILED
         if isinstance(value, LocList):
@@ -1151,8 +1159,12 @@ def _merged(entry: LocDict, change: LocDict | None) -> LocDict:
 
 
 def expand(spec: Spec, variant: Variant, reporter: Reporter) -> Graph:
-    """Expand `variant` of `spec` into a shape-checked Graph; raise SpecError on errors."""
-    return Expander(spec, variant, reporter).run()
+    """Expand `variant` of `spec` into a shape-checked Graph; raise SpecError on errors.
+
+    All of the expansion's expressions draw on one budget of steps (archc.spec.expr), so a
+    cheap expression repeated a hundred thousand times is bounded as a whole."""
+    with expression_budget():
+        return Expander(spec, variant, reporter).run()
 
 
 __all__ = ["expand", "Expander", "locate", "MAX_LAYERS", "MAX_REPEAT"]

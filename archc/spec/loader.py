@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archc.diagnostics import Reporter, Span, SpecError, did_you_mean
+from archc.diagnostics import Reporter, Span, SpecError, did_you_mean, quote
 from archc.spec.model import ENTRY_KEYS, BlockFile, BlockSpec, SpecFile, VariantSpec
 from archc.spec.names import (
     MAX_NAME_LENGTH,
@@ -330,16 +330,22 @@ def folder_name(network: str, variant: str) -> str:
 
 
 def load_spec(
-    path: str | os.PathLike, reporter: Reporter | None = None, data: bytes | None = None
+    path: str | os.PathLike,
+    reporter: Reporter | None = None,
+    data: bytes | None = None,
+    import_root: str | os.PathLike | None = None,
 ) -> Spec:
     """Read, parse and structurally validate a spec and its imports; raise SpecError.
 
     `data`: the spec's bytes, when they come from elsewhere than the file (an editor's
     unsaved buffer on standard input); `path` then names it and places its imports.
+    `import_root`: the folder `imports:` may read from (and below); by default the spec's
+    own folder. Nothing outside it is read, whatever the paths or symbolic links say.
     """
     reporter = reporter or Reporter()
     path = Path(path)
     display = str(path)
+    root = _import_root(path, import_root, reporter)
     if data is None:
         text = read_text(path, display, reporter)
     else:
@@ -361,7 +367,7 @@ def load_spec(
         )
         raise SpecError(reporter.diagnostics)
     spec = Spec(path, display, file, raw)
-    _collect_blocks(spec, path, raw, file.blocks, file.imports, reporter, [path.resolve()])
+    _collect_blocks(spec, path, raw, file.blocks, file.imports, reporter, [_resolved(path)], root)
     if not file.layers:
         reporter.error("E-EMPTY-NETWORK", "the network has no layers", raw.value_span("layers"))
     if file.default is not None and file.variants and file.default not in file.variants:
@@ -384,6 +390,7 @@ def _collect_blocks(
     imports: list[str],
     reporter: Reporter,
     stack: list[Path],
+    root: ImportRoot,
 ) -> None:
     raw_blocks = raw.get("blocks") or LocDict(raw.span)
     for name, block in blocks.items():
@@ -408,7 +415,9 @@ def _collect_blocks(
     raw_imports = raw.get("imports") or []
     for i, target in enumerate(imports):
         span = raw_imports.item_span(i) if hasattr(raw_imports, "item_span") else raw.span
-        target_path = (path.parent / target).resolve()
+        target_path = _confined_import(root, path, target, span, reporter)
+        if target_path is None:
+            continue
         if target_path in stack:
             chain = " -> ".join(p.name for p in stack + [target_path])
             reporter.error("E-IMPORT-CYCLE", f"circular import: {chain}", span)
@@ -416,10 +425,10 @@ def _collect_blocks(
         if len(stack) > MAX_IMPORT_DEPTH:
             reporter.error("E-LIMIT-IMPORTS", f"imports nest deeper than {MAX_IMPORT_DEPTH}", span)
             continue
-        if not target_path.is_file():
-            reporter.error("E-IMPORT", f"imported block file '{target}' does not exist", span)
+        if not target_path.exists():
+            reporter.error("E-IMPORT", f"imported block file {quote(target)} does not exist", span)
             continue
-        display = os.path.relpath(target_path) if not os.path.isabs(target) else str(target_path)
+        display = os.path.relpath(target_path)
         sub = Reporter()
         text = read_text(target_path, display, sub)
         data = parse_yaml(text, display, sub) if text is not None else None
@@ -434,6 +443,71 @@ def _collect_blocks(
                     block_file.imports,
                     sub,
                     stack + [target_path],
+                    root,
                 )
         for diagnostic in sub.diagnostics:
             reporter._add(diagnostic)
+
+
+def _resolved(path: Path) -> Path:
+    """`path` with symbolic links and `..` resolved, as far as that is possible."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL in the name
+        return Path(os.path.abspath(path))
+
+
+@dataclass(frozen=True)
+class ImportRoot:
+    """The folder a spec's imports are confined to, and how messages name it."""
+
+    path: Path
+    label: str
+
+
+def _import_root(
+    path: Path, import_root: str | os.PathLike | None, reporter: Reporter
+) -> ImportRoot:
+    """The folder imports are confined to: the declared one, else the spec's own folder."""
+    if import_root is None:
+        return ImportRoot(_resolved(path.parent), "the spec's folder")
+    root = _resolved(Path(import_root))
+    if not root.is_dir():
+        reporter.error(
+            "E-IMPORT-PATH",
+            f"import root {quote(str(import_root))} is not a folder",
+            Span(str(path)),
+        )
+        raise SpecError(reporter.diagnostics)
+    return ImportRoot(root, f"the import root {quote(str(import_root))}")
+
+
+def _confined_import(
+    root: ImportRoot, importer: Path, target: str, span: Span, reporter: Reporter
+) -> Path | None:
+    """The resolved path of an import, or None (reported) when it would leave the root.
+
+    An import is a path relative to the importing file. It is resolved, symbolic links
+    included, before it is compared with the root, so `..`, an absolute path and a link
+    that points outside are refused alike, and the file is never opened.
+    """
+    where = f"imports are read from {root.label} and below"
+    problem = None
+    if not target.strip() or "\0" in target:
+        problem = f"{quote(target)} is not a file path"
+    elif os.path.isabs(target) or target.startswith("~"):
+        problem = f"{quote(target)} is an absolute path; {where}, relative to the importing file"
+    if problem is None:
+        resolved = _resolved(importer.parent / target)
+        if not resolved.is_relative_to(root.path):
+            how = "through '..'" if ".." in Path(target).parts else "through a symbolic link"
+            problem = f"{quote(target)} leads outside {root.label} {how}; {where}"
+        else:
+            return resolved
+    reporter.error(
+        "E-IMPORT-PATH",
+        problem,
+        span,
+        "keep block files beside the spec (or below it), or pass --import-root FOLDER",
+    )
+    return None

@@ -18,6 +18,8 @@ import builtins
 import keyword
 import re
 
+from archc.diagnostics import quote
+
 MAX_NAME_LENGTH = 64
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -129,7 +131,7 @@ def helper_names() -> frozenset[str]:
 
 def _base_problem(name: object) -> str | None:
     if not isinstance(name, str):
-        return f"a name must be text, got {name!r}"
+        return f"a name must be text, got {quote(name)}"
     if len(name) > MAX_NAME_LENGTH:
         return f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
     if not _IDENTIFIER.fullmatch(name):
@@ -202,7 +204,7 @@ def code_identifier_problem(name: object) -> str | None:
     """The backends' check of any identifier they emit (the base rule alone: generated
     names such as `self` and `torch` pass it, spec text that is not a name does not)."""
     if not isinstance(name, str) or not name.isascii() or not name.isidentifier():
-        return f"{name!r} is not an identifier"
+        return f"{quote(name)} is not an identifier"
     if keyword.iskeyword(name) and name not in ("None", "True", "False"):
         return f"{name!r} is a Python keyword"
     return None

@@ -9,16 +9,17 @@ bounded nesting and file size.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
-from archc.diagnostics import Reporter, Span
+from archc.diagnostics import Reporter, Span, quote
 from archc.gc_pause import paused_gc
+from archc.reading import MAX_FILE_BYTES, ReadError, TooLarge, read_bounded
 
 # Specs are written by people: the zoo's largest is under 10 KB. PyYAML reads about
 # 100,000 values a second, so these limits keep reading any file to a few seconds.
-MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
@@ -74,41 +75,31 @@ class LimitExceeded(Exception):
         self.message = message
 
 
+def read_spec_bytes(path: Path, display: str, reporter: Reporter) -> bytes | None:
+    """A spec file's bytes, or None with the reason reported at the file."""
+    try:
+        return read_bounded(path)
+    except TooLarge as exc:
+        reporter.error(exc.code, exc.message, Span(display))
+    except ReadError as exc:
+        reporter.error(exc.code, f"cannot read '{display}': {exc.message}", Span(display))
+    return None
+
+
 def read_text(path: Path, display: str, reporter: Reporter) -> str | None:
-    """Read a spec file as UTF-8, reporting missing, oversized and non-UTF-8 files."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        reporter.error("E-FILE", f"cannot read '{display}': {exc.strerror or exc}", Span(display))
-        return None
-    if _too_large(size, display, reporter):  # before reading it
-        return None
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        reporter.error("E-FILE", f"cannot read '{display}': {exc.strerror or exc}", Span(display))
-        return None
-    return decode_text(data, display, reporter)
-
-
-def _too_large(size: int, display: str, reporter: Reporter) -> bool:
-    if size <= MAX_FILE_BYTES:
-        return False
-    reporter.error(
-        "E-LIMIT-FILE-SIZE",
-        f"spec file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
-        Span(display),
-    )
-    return True
+    """Read a spec file as UTF-8, reporting missing, special, oversized and non-UTF-8 files."""
+    data = read_spec_bytes(path, display, reporter)
+    return None if data is None else decode_text(data, display, reporter)
 
 
 def decode_text(data: bytes, display: str, reporter: Reporter) -> str | None:
     """Spec bytes (a file's, or standard input's) as text, reporting oversized and non-UTF-8
-    input."""
-    if _too_large(len(data), display, reporter):
+    input and characters YAML does not allow."""
+    if len(data) > MAX_FILE_BYTES:
+        reporter.error("E-LIMIT-FILE-SIZE", TooLarge(None).message, Span(display))
         return None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
@@ -120,11 +111,77 @@ def decode_text(data: bytes, display: str, reporter: Reporter) -> str | None:
             "save the file as UTF-8",
         )
         return None
+    bad = _NOT_YAML.search(text)
+    if bad is not None:
+        # PyYAML refuses these anywhere, comments included, with an exception that carries
+        # no place; found here first, the user gets the line and column.
+        start = bad.start()
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        char = bad.group()
+        reporter.error(
+            "E-YAML-CHAR",
+            f"character {_char_name(char)} is not allowed in a spec (YAML refuses control "
+            "characters and U+FFFE anywhere, comments included)",
+            Span(display, line, col),
+            'delete it, or write it as an escape inside a double-quoted string ("\\t")',
+        )
+        return None
+    return text
+
+
+#: What YAML 1.1 does not allow in a document (PyYAML's Reader.NON_PRINTABLE): C0 controls
+#: but tab and line breaks, DEL, C1 controls but NEL, surrogates, U+FFFE and U+FFFF.
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_CHAR_NAMES = {0x0C: "form feed", 0x00: "NUL", 0x1B: "escape", 0x7F: "DEL", 0x08: "backspace"}
+
+
+def _char_name(char: str) -> str:
+    code = ord(char)
+    name = _CHAR_NAMES.get(code)
+    return f"U+{code:04X}" + (f" ({name})" if name else "")
 
 
 @paused_gc()
 def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
     """Parse YAML text into located data; report syntax errors and limits; None on failure."""
+    parsed = _parse(text, display, reporter)
+    if parsed is None:
+        return None
+    data, node = parsed
+    if not isinstance(data, LocDict):
+        reporter.error(
+            "E-NOT-MAPPING",
+            f"a spec must be a mapping (network:, input:, layers:, ...), not {_kind_of(data)}",
+            _span(node, display),
+        )
+        return None
+    return data
+
+
+def parse_value(text: str, display: str, reporter: Reporter) -> object:
+    """One YAML value (a `--set` value) as plain data, under the limits of a spec: standard
+    tags, bounded nesting and size, no control characters; None (reported) on failure."""
+    if _NOT_YAML.search(text) is not None:
+        bad = _NOT_YAML.search(text).group()
+        reporter.error("E-YAML-CHAR", f"character {_char_name(bad)} is not allowed", Span(display))
+        return None
+    parsed = _parse(text, display, reporter)
+    return None if parsed is None else _plain(parsed[0])
+
+
+def _plain(value: object) -> object:
+    """Located data as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _parse(text: str, display: str, reporter: Reporter) -> tuple[object, yaml.Node] | None:
+    """Located data of a YAML document, and its root node; None (reported) on failure."""
     if text.startswith("\ufeff"):
         text = text[1:]
     loader, node = _compose_fast(text)
@@ -173,14 +230,7 @@ def parse_yaml(text: str, display: str, reporter: Reporter) -> LocDict | None:
             return None
         if converter.failed:
             return None
-        if not isinstance(data, LocDict):
-            reporter.error(
-                "E-NOT-MAPPING",
-                f"a spec must be a mapping (network:, input:, layers:, ...), not {_kind_of(data)}",
-                _span(node, display),
-            )
-            return None
-        return data
+        return data, node
     finally:
         loader.dispose()
 
@@ -260,7 +310,7 @@ def _kind_of(value: object) -> str:
         return "a list"
     if value is None:
         return "null"
-    return f"a {type(value).__name__} ({value!r})"
+    return f"a {type(value).__name__} ({quote(value)})"
 
 
 def _span(node: yaml.Node, display: str) -> Span:
@@ -288,6 +338,11 @@ def _report_yaml_error(exc: yaml.MarkedYAMLError, display: str, reporter: Report
             f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
         )
     reporter.error("E-YAML", f"invalid YAML: {problem}{context}", span)
+
+
+#: Integers past this many bits (about 300 digits) are refused as written: every size and
+#: count archc takes is below 10^15, and a diagnostic still shows them in full.
+_MAX_INT_BITS = 1000
 
 
 class _Converter:
@@ -334,7 +389,30 @@ class _Converter:
             self.failed = True
             self.reporter.error("E-YAML-TAG", f"tag '{node.tag}' is not allowed in a spec", span)
             return None
-        value = self.loader.construct_object(node, deep=True)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError):
+            # Python refuses integers of more than 4,300 digits (a guard against slow
+            # conversions); no spec value needs a thousandth of that.
+            self.failed = True
+            self.reporter.error(
+                "E-YAML-NUMBER",
+                f"number of {len(str(node.value)):,} characters is too long to read",
+                span,
+                "archc's values are at most 10^15",
+            )
+            return None
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            # Hexadecimal and octal escape Python's digit limit; the text is the same
+            # problem (and str() of such a number would raise later).
+            self.failed = True
+            self.reporter.error(
+                "E-YAML-NUMBER",
+                f"number of {len(str(node.value)):,} characters is too large",
+                span,
+                "archc's values are at most 10^15",
+            )
+            return None
         if isinstance(value, str) and not value.isascii() and _unpaired_surrogate(value):
             # Only a "\\ud800" escape makes one: no UTF-8 file (model.py, the report) can
             # hold it, so it is refused here rather than failing a build half-way.

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from archc.diagnostics import Reporter, Span, did_you_mean
+from archc.diagnostics import Reporter, Span, did_you_mean, quote
 from archc.spec.source import LocDict, LocList
 
 M = TypeVar("M", bound=BaseModel)
@@ -89,7 +89,7 @@ def report_validation(
             )
         else:
             given = error.get("input")
-            shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
+            shown = "" if isinstance(given, (dict, list)) else f" (got {quote(given)})"
             message = error["msg"]
             if message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
