@@ -492,7 +492,8 @@ class _Feedback:
     def start(self, description: str) -> None:
         """Show what is being built now."""
         if self.progress is not None:
-            self.progress.update(self.task, description=description)
+            # Spec and variant names: shown as plain text (markup=False), escapes escaped.
+            self.progress.update(self.task, description=one_line(description))
 
     def advance(self) -> None:
         """One more variant done."""

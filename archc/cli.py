@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from archc.diagnostics import Reporter, SpecError, print_diagnostics
+from archc.diagnostics import Reporter, SpecError, one_line, print_diagnostics
 
 
 def _fail(diagnostics) -> None:
@@ -412,7 +412,7 @@ def variants(spec: str, import_root: str | None) -> None:
     except SpecError as exc:
         _fail(exc.diagnostics)
     for name in loaded.variant_names():
-        click.echo(name)
+        click.echo(one_line(name))
 
 
 @main.command()
@@ -675,7 +675,7 @@ def transfer(
         model = compile_module(target_graph)
         tr.transfer(state, model, plan)
     except tr.TransferError as exc:
-        click.echo(f"archc: error: {exc}", err=True)
+        click.echo(f"archc: error: {one_line(str(exc))}", err=True)
         sys.exit(1)
     tr.print_plan(plan, Console(width=max(100, Console().width)))
     tr.save_state(model.state_dict(), out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 ERROR = "error"
 WARNING = "warning"
@@ -193,6 +193,14 @@ def _size_note(value: object) -> str:
     if isinstance(value, str):
         return f"{len(value):,} characters"
     return ""
+
+
+def terminal_text(text: str, style: str = "") -> Any:
+    """Text from a spec (or a checkpoint) as rich shows it: never read as markup (a variant
+    named `[/bold]` is just that), control characters and terminal escapes shown escaped."""
+    from rich.text import Text
+
+    return Text(one_line(str(text)), style=style)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

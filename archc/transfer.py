@@ -376,8 +376,11 @@ def print_plan(plan: TransferPlan, console: Any) -> None:
     """Show, layer by layer, what a plan copies, initialises and leaves behind (rich)."""
     from rich.table import Table
 
+    from archc.diagnostics import terminal_text as text
+
+    # Names come from specs and keys from a checkpoint: shown as text, never as markup.
     table = Table(
-        title=f"transfer {plan.source} -> {plan.target} (plan '{plan.recipe}')",
+        title=text(f"transfer {plan.source} -> {plan.target} (plan '{plan.recipe}')"),
         title_justify="left",
     )
     for column in ("target", "action", "from", "shape"):
@@ -386,13 +389,12 @@ def print_plan(plan: TransferPlan, console: Any) -> None:
     fresh = dict(plan.initialised)
     for key in plan.target_keys:
         if key in copied:
-            table.add_row(
-                key, "[green]copied[/green]", copied[key].source, _shape(copied[key].shape)
-            )
+            source, shape = copied[key].source, _shape(copied[key].shape)
+            table.add_row(text(key), text("copied", "green"), text(source), shape)
         else:
-            table.add_row(key, "[yellow]initialised[/yellow]", "", _shape(fresh[key]))
+            table.add_row(text(key), text("initialised", "yellow"), "", _shape(fresh[key]))
     for key, shape in plan.skipped:
-        table.add_row("", "[dim]skipped[/dim]", key, _shape(shape))
+        table.add_row("", text("skipped", "dim"), text(key), _shape(shape))
     console.print(table)
     console.print(
         f"copied {len(plan.copies)} tensors ({plan.copied_params():,} values) from "

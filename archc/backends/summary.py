@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from archc.diagnostics import terminal_text
 from archc.ir.graph import INPUT, Counts, Graph, Module, Node, ReceptiveField
 from archc.layers.base import fmt_shape
 from archc.passes.counts import totals
@@ -346,7 +347,7 @@ def _table(graph: Graph, rows: list[tuple[str, ...]], columns: list[str], compac
     from rich.table import Table
 
     table = Table(
-        title=f"{graph.network} / {graph.variant}  ({graph.class_name})",
+        title=terminal_text(f"{graph.network} / {graph.variant}  ({graph.class_name})"),
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
@@ -362,7 +363,7 @@ def _table(graph: Graph, rows: list[tuple[str, ...]], columns: list[str], compac
             overflow="fold",
         )
     for row in rows:
-        table.add_row(*(row[i] for i in keep))
+        table.add_row(*(terminal_text(row[i]) for i in keep))
     return table
 
 
@@ -423,10 +424,10 @@ def print_table(
     table, note = fitted_table(graph, console.width if fit else None, depth, memory)
     console.print(table)
     if note:
-        console.print(note, highlight=False, style="dim")
+        console.print(terminal_text(note, "dim"), highlight=False)
     lines = totals_lines(graph) + (memory_lines(memory) if memory is not None else [])
     for line in lines:
-        console.print(line, highlight=False)
+        console.print(terminal_text(line), highlight=False)
 
 
 def render_table(graph: Graph, width: int | None = None, depth: int | None = None) -> str:

@@ -229,12 +229,12 @@ def _import_at(document: Document, position: Position) -> Location | None:
 
 
 def _read_lines(path: Path) -> list[str]:
-    from archc.spec.source import MAX_FILE_BYTES
+    # As archc reads specs: a regular file of at most 1 MiB (a FIFO would block the server).
+    from archc.spec.reading import ReadError, read_bounded
 
     try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_FILE_BYTES).decode("utf-8", "replace").split("\n")
-    except OSError:
+        return read_bounded(path).decode("utf-8", "replace").split("\n")
+    except ReadError:
         return []
 
 
