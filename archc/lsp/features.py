@@ -230,7 +230,7 @@ def _import_at(document: Document, position: Position) -> Location | None:
 
 def _read_lines(path: Path) -> list[str]:
     # As archc reads specs: a regular file of at most 1 MiB (a FIFO would block the server).
-    from archc.spec.reading import ReadError, read_bounded
+    from archc.reading import ReadError, read_bounded
 
     try:
         return read_bounded(path).decode("utf-8", "replace").split("\n")
