@@ -231,8 +231,11 @@ def print_diagnostics(
         print(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}", file=stream)
 
 
-#: Characters that reorder what a terminal shows (bidirectional overrides and isolates).
-_BIDI = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+#: Characters that reorder or hide what a terminal shows (bidirectional overrides and
+#: isolates, the byte-order mark) and the non-characters YAML refuses.
+_HIDDEN = frozenset(
+    map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF, 0xFFFE, 0xFFFF))
+)
 
 #: Source lines longer than this are shown as a window around the column.
 _EXCERPT_WIDTH = 100
@@ -251,7 +254,7 @@ def excerpt(span: Span, texts: dict[str, str]) -> list[str]:
     # One character per character, so the caret stays under its column: a tab is a space,
     # other control characters (a terminal escape in a hostile file) are shown as '?'.
     text = "".join(
-        " " if c == "\t" else "?" if c < " " or "\x7f" <= c <= "\x9f" or c in _BIDI else c
+        " " if c == "\t" else "?" if c < " " or "\x7f" <= c <= "\x9f" or c in _HIDDEN else c
         for c in lines[span.line - 1]
     )
     col = min(max(span.col, 1), len(text) + 1)

@@ -352,3 +352,300 @@ def test_huge_numbers_are_refused_not_crashed_on(tmp_path):
     assert "1,000,000" in stderr
     spec.write_text("network: t\ninput: [3, 99999999999999999999, 8]\nlayers: [relu]\n")
     assert_refused(run_check(spec), "E-LIMIT-SIZE", "big.yaml:2:12:")
+
+
+# --------------------------------------------------------------------------- what is read
+
+ZERO_CMDS = [
+    ("check", []),
+    ("summary", []),
+    ("variants", []),
+    ("graph", ["-o", "out.dot"]),
+    ("build", ["-o", "out", "--target", "summary"]),
+]
+
+
+def run_archc(
+    cwd: Path, *args: str, timeout: float = 60, stdin=None
+) -> subprocess.CompletedProcess:
+    """Any `archc` command in a fresh process with bounded memory and time."""
+    env = dict(os.environ)
+    env.pop("ARCHC_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-c", "from archc.cli import main; main()", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limit_memory,
+        env=env,
+        stdin=stdin,
+    )
+
+
+def special_file(kind: str, folder: Path) -> Path:
+    """A spec path that is not a regular file: a FIFO, a link to a device, a folder."""
+    path = folder / "net.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero-link":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero-link"])
+@pytest.mark.parametrize(("command", "extra"), ZERO_CMDS)
+def test_specs_that_are_not_regular_files_are_refused(kind, command, extra, tmp_path):
+    """Reading a FIFO waits for a writer forever and /dev/zero never ends: both are refused
+    before they are read, by every command that reads a spec."""
+    special_file(kind, tmp_path)
+    proc = run_archc(tmp_path, command, "net.yaml", *extra, timeout=30)
+    assert_refused(proc, "E-FILE-KIND", "net.yaml:1:1:", "not a regular file")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.dot").exists()
+
+
+def test_a_device_inside_a_folder_build_is_refused(tmp_path):
+    (tmp_path / "good.yaml").write_text(BASE)
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    proc = run_archc(tmp_path, "build", ".", "-o", "out", "--target", "summary", timeout=30)
+    assert_refused(proc, "E-FILE-KIND", "zero.yaml:1:1:", "pipe.yaml:1:1:")
+
+
+def test_dev_zero_and_its_python_api(tmp_path):
+    import archc
+
+    assert_refused(run_archc(tmp_path, "check", "/dev/zero"), "E-FILE-KIND", "character device")
+    special_file("fifo", tmp_path)
+    with pytest.raises(SpecError) as info:
+        archc.load(tmp_path / "net.yaml")
+    assert [d.code for d in info.value.diagnostics] == ["E-FILE-KIND"]
+
+
+def test_standard_input_is_read_to_the_limit_only(tmp_path):
+    with open("/dev/zero", "rb") as zero:
+        proc = run_archc(tmp_path, "check", "-", stdin=zero, timeout=30)
+    assert_refused(proc, "E-LIMIT-FILE-SIZE", "<stdin>:1:1:")
+
+
+def test_a_file_whose_size_lies_is_read_to_the_limit_plus_one_byte(tmp_path, monkeypatch):
+    """The size a file claims is not trusted (it may grow, or be a /proc file that says 0):
+    the read itself stops one byte past the limit."""
+    from archc import reading
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text(BASE + "#" * 100)
+    with pytest.raises(reading.TooLarge):  # the size it states is over the limit
+        reading.read_bounded(spec, 40)
+    reads = []
+    real_read, real_fstat = os.read, os.fstat
+
+    def claims_empty(fd):
+        info = real_fstat(fd)
+        return os.stat_result((info.st_mode, 0, 0, 1, 0, 0, 0, 0, 0, 0))
+
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    monkeypatch.setattr(os, "fstat", claims_empty)
+    assert len(reading.read_bounded(spec, 40)) == 41
+    assert sum(reads) == 41
+
+
+# --------------------------------------------------------------------------- characters
+
+
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x07", "\x0c", "\x1b", "\x7f", "\x9b", "\ufffe", "\uffff", "\x08"]
+)
+@pytest.mark.parametrize("where", ["comment", "value", "key"])
+def test_control_characters_are_located(char, where, tmp_path):
+    text = {
+        "comment": f"{BASE}# a{char}b\n",
+        "value": f"{BASE}description: a{char}b\n",
+        "key": f"{BASE}a{char}b: 1\n",
+    }[where]
+    spec = tmp_path / "net.yaml"
+    spec.write_text(text, encoding="utf-8")
+    col = {"comment": 4, "value": 15, "key": 2}[where]
+    with pytest.raises(SpecError) as info:
+        load(spec)
+    (diagnostic,) = info.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("E-YAML-CHAR", 4, col)
+    assert f"U+{ord(char):04X}" in diagnostic.message
+
+
+def test_a_control_character_in_a_real_process(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"{BASE}# page\x0cbreak \x1b[31m\ufffe\n", encoding="utf-8")
+    stderr = assert_refused(run_check(spec), "E-YAML-CHAR", "net.yaml:4:7:", "form feed")
+    assert not any(c in stderr for c in "\x0c\x1b\ufffe")
+
+
+def test_escaped_control_characters_in_quoted_strings_are_text(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(BASE + 'description: "a\\fb\\x1b[31m"\n')
+    assert codes(spec) == []
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize(
+    "number", ["9" * 5000, "0x" + "f" * 20000, "-" + "1" * 400, "0" + "7" * 5000]
+)
+def test_integers_too_long_to_read_are_located(number, tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"{BASE}params: {{width: {number}}}\n")
+    with pytest.raises(SpecError) as info:
+        load(spec)
+    (diagnostic,) = info.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("E-YAML-NUMBER", 4, 17)
+    assert len(diagnostic.message) < 100
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "1" + "}" * 3000, "9" * 5000, "a\x1bb"],
+)
+def test_set_values_are_read_under_a_specs_limits(value, tmp_path):
+    (tmp_path / "net.yaml").write_text(BASE + "params: {width: 4}\n")
+    proc = run_archc(tmp_path, "check", "net.yaml", "--set", f"width={value}")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "is not a YAML value archc takes" in proc.stderr
+    assert len(proc.stderr) < 1000
+
+
+def test_booleans_are_not_numbers(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(
+        "network: t\ninput: [3, 8, 8]\nlayers:\n"
+        "  - {type: conv, out: true, kernel: 3}\n"
+        "  - {type: dropout, p: true}\n"
+        "  - {type: maxpool, kernel: 2, stride: false}\n"
+    )
+    stderr = assert_refused(run_check(spec), "E-FIELD-VALUE", "net.yaml:4:23:", "net.yaml:5:24:")
+    assert "out must be a number, not true" in stderr and "p must be a number" in stderr
+    assert "net.yaml:6:" in stderr
+    spec.write_text(BASE + "training: {lr: true}\n")
+    assert_refused(run_check(spec), "E-FIELD-VALUE", "net.yaml:4:", "lr must be a number")
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def imports_tree(tmp_path: Path) -> Path:
+    """A spec folder inside a parent that holds a 'secret' and a shared block file."""
+    (tmp_path / "secret.yaml").write_text("SECRET-TOKEN-" + "x" * 5000 + "\n")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "blocks.yaml").write_text("blocks:\n  unit:\n    layers: [relu]\n")
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    (project / "lib" / "blocks.yaml").write_text("blocks:\n  unit:\n    layers: [relu]\n")
+    return project
+
+
+def import_spec(project: Path, target: str) -> Path:
+    spec = project / "net.yaml"
+    spec.write_text(f"network: t\ninput: [3, 8, 8]\nimports: [{target!r}]\nlayers: [unit]\n")
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ("{root}/secret.yaml", "absolute path"),
+        ("/etc/passwd", "absolute path"),
+        ("../secret.yaml", "through '..'"),
+        ("lib/../../secret.yaml", "through '..'"),
+        ("~/secret.yaml", "absolute path"),
+        ("link.yaml", "through a symbolic link"),
+        ("linked/secret.yaml", "through a symbolic link"),
+    ],
+)
+def test_imports_are_confined_to_the_specs_folder(target, why, tmp_path):
+    project = imports_tree(tmp_path)
+    (project / "link.yaml").symlink_to(tmp_path / "secret.yaml")
+    (project / "linked").symlink_to(tmp_path)
+    spec = import_spec(project, target.format(root=tmp_path))
+    stderr = assert_refused(run_check(spec), "E-IMPORT-PATH", "net.yaml:3:11:", why)
+    assert "SECRET" not in stderr and "root:" not in stderr
+
+
+def test_imports_inside_the_folder_and_links_that_stay_inside_are_read(tmp_path):
+    project = imports_tree(tmp_path)
+    (project / "alias.yaml").symlink_to(project / "lib" / "blocks.yaml")
+    assert codes(import_spec(project, "lib/blocks.yaml")) == []
+    assert codes(import_spec(project, "alias.yaml")) == []
+    assert codes(import_spec(project, "lib/../lib/blocks.yaml")) == []
+
+
+def test_an_imported_file_cannot_import_its_way_out(tmp_path):
+    project = imports_tree(tmp_path)
+    (project / "lib" / "blocks.yaml").write_text("imports: [../../secret.yaml]\nblocks: {}\n")
+    stderr = assert_refused(run_check(import_spec(project, "lib/blocks.yaml")), "E-IMPORT-PATH")
+    assert "lib/blocks.yaml:1:11:" in stderr and "SECRET" not in stderr
+
+
+def test_import_root_lets_a_spec_share_a_parents_blocks(tmp_path):
+    import archc
+
+    project = imports_tree(tmp_path)
+    spec = import_spec(project, "../shared/blocks.yaml")
+    assert_refused(run_check(spec), "E-IMPORT-PATH")
+    proc = run_check(spec, "--import-root", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert archc.load(spec, import_root=tmp_path).summary()["layers"][0]["type"] == "relu"
+    with pytest.raises(SpecError):
+        archc.load(spec)
+    # The root confines, it does not open: a path past it is still refused.
+    outside = import_spec(project, "../../outside.yaml")
+    (tmp_path.parent / "outside.yaml").write_text("blocks: {}\n")
+    assert_refused(run_check(outside, "--import-root", str(tmp_path)), "E-IMPORT-PATH")
+
+
+@pytest.mark.parametrize(("command", "extra"), ZERO_CMDS)
+def test_every_command_confines_imports(command, extra, tmp_path):
+    project = imports_tree(tmp_path)
+    import_spec(project, "../secret.yaml")
+    proc = run_archc(project, command, "net.yaml", *extra)
+    assert_refused(proc, "E-IMPORT-PATH", "net.yaml:3:11:")
+    assert "SECRET" not in proc.stdout + proc.stderr
+
+
+def test_a_file_that_is_not_a_mapping_is_quoted_short(tmp_path):
+    project = imports_tree(tmp_path)
+    (project / "notes.yaml").write_text("SECRET-TOKEN-" + "y" * 5000 + "\n")
+    stderr = assert_refused(run_check(import_spec(project, "notes.yaml")), "E-NOT-MAPPING")
+    assert "SECRET-TOKEN-" in stderr and "yyyy" * 30 not in stderr
+    assert "(5,013 characters)" in stderr
+    assert max(len(line) for line in stderr.splitlines()) < 300
+
+
+# --------------------------------------------------------------------------- large invalid files
+
+
+def test_a_large_invalid_file_is_not_reparsed_in_pure_python(tmp_path, monkeypatch):
+    """A syntax error in a large file is reported as libyaml finds it: the pure-Python
+    parser took 10-17 s to find it again in a 1 MiB spec."""
+    import yaml
+
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("libyaml is not installed")
+    spec = tmp_path / "net.yaml"
+    lines = "".join(f"  p{i}: [1, 2, 3, 4]\n" for i in range(40_000))
+    spec.write_text(f"network: t\ninput: [3, 8, 8]\nparams:\n{lines}layers: [relu\n")
+    assert spec.stat().st_size > 900_000
+
+    class NoPurePython(yaml.SafeLoader):
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("the pure-Python parser ran")
+
+    monkeypatch.setattr(yaml, "SafeLoader", NoPurePython)
+    with pytest.raises(SpecError) as info:
+        load(spec)
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "E-YAML"
+    assert diagnostic.span.line == 40_005
+    assert "while parsing a flow sequence that starts at line 40004" in diagnostic.message
