@@ -432,3 +432,86 @@ def test_onnx_export_carries_no_payload(tmp_path):
     model = onnx.load(str(folder / "model.onnx"))
     onnx.checker.check_model(model)
     assert not (tmp_path / CANARY).exists()
+
+
+# --------------------------------------------------------------------------- the terminal
+
+#: Variant names (free text) that rich would read as markup, or a terminal as commands: a
+#: closing tag with no opening one crashed rich; OSC-8 hides a link behind harmless text.
+TERMINAL_TEXTS = [
+    "[/bold]",
+    "[bold red]loud",
+    "[link=https://evil.example]click[/link]",
+    "\x1b]8;;https://evil.example\x1b\\looks safe\x1b]8;;\x1b\\",
+    "\x1b[2J\x1b[31mcleared",
+    "\x9b31mC1",
+    "right\u202eto left",
+    "tab\there",
+]
+
+
+def terminal_spec(tmp_path: Path) -> Path:
+    variants = {name: {"description": name} for name in TERMINAL_TEXTS}
+    return write(tmp_path, {**BASE, "variants": variants, "layers": ["relu"]})
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("FORCE_COLOR",)}
+    return subprocess.run(
+        [sys.executable, "-m", "archc.cli", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def _no_terminal_commands(text: str) -> None:
+    for char in ("\x1b", "\x9b", "\u202e", "\x07"):
+        assert char not in text, repr(text)
+
+
+def test_variants_lists_names_as_plain_escaped_text(tmp_path):
+    from archc.diagnostics import one_line
+
+    terminal_spec(tmp_path)
+    result = run_cli(tmp_path, "variants", "spec.yaml")
+    assert result.returncode == 0, result.stderr
+    _no_terminal_commands(result.stdout + result.stderr)
+    assert result.stdout.splitlines() == [one_line(name) for name in TERMINAL_TEXTS]
+
+
+@pytest.mark.parametrize("name", TERMINAL_TEXTS)
+def test_summary_and_check_show_markup_as_text(name, tmp_path):
+    from archc.diagnostics import one_line
+
+    terminal_spec(tmp_path)
+    table = run_cli(tmp_path, "summary", "spec.yaml", "-v", name)
+    assert table.returncode == 0, table.stderr
+    _no_terminal_commands(table.stdout + table.stderr)
+    assert one_line(name) in table.stdout  # the title, as written (escaped)
+    # A name the spec lacks is quoted in a diagnostic: escaped there too.
+    missing = run_cli(tmp_path, "summary", "spec.yaml", "-v", name + "x")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    _no_terminal_commands(missing.stderr)
+    check = run_cli(tmp_path, "check", "spec.yaml", "--all-variants")
+    assert check.returncode == 0, check.stderr
+
+
+def test_python_rich_table_reads_no_markup(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from archc.backends.summary import print_table
+    from archc.diagnostics import one_line
+
+    path = terminal_spec(tmp_path)
+    for name in TERMINAL_TEXTS:
+        buffer = io.StringIO()
+        print_table(load(path, name), Console(file=buffer, width=200, force_terminal=True))
+        text = buffer.getvalue()
+        # rich's own styling (bold headers) is there; no link, and the name as written.
+        assert "\x1b]8;;" not in text and "\x1b[2J" not in text and "\u202e" not in text
+        assert f"net / {one_line(name)}" in text

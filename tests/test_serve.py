@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -234,3 +237,261 @@ def test_a_save_to_an_imported_file_rebuilds(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------- hostile edits
+
+
+def replace_with(path: Path, kind: str) -> str:
+    """Put something hostile where the spec was; return the code the page must show."""
+    text = {
+        "form feed": (SPEC + "# page\x0cbreak\n", "E-YAML-CHAR"),
+        "escape in a key": (SPEC + "a\x1b[31m: 1\n", "E-YAML-CHAR"),
+        "overflow": (SPEC.replace("out: width", "out: '1e15 ** 64'"), "E-LIMIT-EXPR"),
+        "huge list": (
+            SPEC.replace("out: width", "out: '[[[0]*10000]*10000]*10000'"),
+            "E-LIMIT-EXPR",
+        ),
+        "long number": (SPEC.replace("width: 8}", "width: " + "9" * 5000 + "}"), "E-YAML-NUMBER"),
+        "deep unary": (SPEC.replace("out: width", "out: '" + "-" * 498 + "1'"), "E-LIMIT-EXPR"),
+    }.get(kind)
+    if text is not None:
+        save(path, text[0])
+        return text[1]
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "link to /dev/zero":
+        path.symlink_to("/dev/zero")
+    return "E-FILE-KIND"
+
+
+def wait_for(url: str, test, timeout: float = 20) -> dict:
+    """The first state that passes `test` (saves are seen on the next request)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = state(url)
+        if test(current) or time.monotonic() > deadline:
+            return current
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "form feed",
+        "escape in a key",
+        "overflow",
+        "huge list",
+        "long number",
+        "deep unary",
+        "fifo",
+        "link to /dev/zero",
+    ],
+)
+def test_serve_survives_every_edit_and_shows_the_error(served, kind):
+    path, _, url = served
+    assert state(url)["ok"]
+    code = replace_with(path, kind)
+    started = time.monotonic()
+    broken = wait_for(url, lambda s: not s["ok"])
+    assert time.monotonic() - started < 15
+    assert not broken["ok"], kind
+    assert f"error[{code}]" in broken["diagnostics"][0]["text"]
+    assert len(json.dumps(broken)) < 20_000
+    status, _, page = get(url, "/")
+    assert status == 200 and f"{PARAMS[8]:,}" in page  # the last good diagram
+    if path.is_symlink() or not path.is_file():
+        path.unlink()
+    save(path, SPEC.replace("width: 8}", "width: 16}"))
+    fixed = wait_for(url, lambda s: s["ok"])
+    assert fixed["ok"] and f"{PARAMS[16]:,}" in get(url, "/")[2]
+
+
+def test_a_failure_inside_archc_is_shown_and_survived(served, monkeypatch):
+    import archc.pipeline
+
+    path, _, url = served
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug\nsecond line")
+
+    monkeypatch.setattr(archc.pipeline, "analyse", broken)
+    save(path, SPEC.replace("width: 8}", "width: 16}"))
+    failed = state(url)
+    assert not failed["ok"]
+    assert (
+        "error[E-INTERNAL]: internal error: RuntimeError: a bug" in failed["diagnostics"][0]["text"]
+    )
+    assert "second line" not in failed["diagnostics"][0]["text"]
+    monkeypatch.undo()
+    save(path, SPEC)
+    assert state(url)["ok"]
+
+
+def test_an_import_outside_the_folder_is_not_sent_to_the_page(tmp_path):
+    (tmp_path / "secret.txt").write_text("SECRET-TOKEN-" + "z" * 5000)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    path = folder / "small.yaml"
+    path.write_text(SPEC.replace("layers:\n", "imports: [../secret.txt]\nlayers:\n", 1))
+    server, _, url = start(str(path))
+    try:
+        current = state(url)
+        assert not current["ok"] and "error[E-IMPORT-PATH]" in current["diagnostics"][0]["text"]
+        assert "SECRET" not in json.dumps(current) and "SECRET" not in get(url, "/")[2]
+        path.write_text(SPEC.replace("layers:\n", "imports: [/etc/passwd]\nlayers:\n", 1))
+        current = state(url)
+        assert "E-IMPORT-PATH" in current["diagnostics"][0]["text"]
+        assert "root:" not in json.dumps(current)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- Host header
+
+
+@pytest.mark.parametrize(
+    ("host", "peer", "local", "allowed"),
+    [
+        ("localhost:8000", "127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1:8000", "127.0.0.1", "127.0.0.1", True),
+        ("[::1]:8000", "::1", "::1", True),
+        ("localhost:8000", "192.168.1.7", "192.168.1.2", False),  # a spoofed Host
+        ("127.0.0.1:8000", "192.168.1.7", "192.168.1.2", False),
+        ("192.168.1.2:8000", "192.168.1.7", "192.168.1.2", True),  # the address it came in on
+        ("myhost:8000", "192.168.1.7", "192.168.1.2", True),  # this machine's name
+        ("evil.example:8000", "127.0.0.1", "127.0.0.1", False),  # DNS rebinding
+        ("evil.example:8000", "192.168.1.7", "192.168.1.2", False),
+        ("localhost:9999", "127.0.0.1", "127.0.0.1", False),
+        ("localhost", "127.0.0.1", "127.0.0.1", False),
+        (None, "127.0.0.1", "127.0.0.1", True),
+        (None, "192.168.1.7", "192.168.1.2", False),
+    ],
+)
+def test_host_check(host, peer, local, allowed):
+    from archc.serve import host_allowed
+
+    assert host_allowed(host, 8000, peer, local, {"myhost"}) is allowed
+
+
+def _outside_address() -> str | None:
+    """An address of this machine other machines could use, if it has one."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def test_a_server_on_every_address_does_not_believe_a_spoofed_localhost(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC)
+    server, _, url = start(str(path), host="0.0.0.0")
+    port = server.server_address[1]
+    try:
+        local = f"http://127.0.0.1:{port}/"
+        assert get(local, "/", host=f"localhost:{port}")[0] == 200
+        assert get(local, "/", host=f"evil.example:{port}")[0] == 403
+        address = _outside_address()
+        if address is None:
+            pytest.skip("this machine has no address but loopback")
+        outside = f"http://{address}:{port}/"
+        assert get(outside, "/", host=f"localhost:{port}")[0] == 403
+        assert get(outside, "/api/state", host=f"127.0.0.1:{port}")[0] == 403
+        assert get(outside, "/", host=f"{address}:{port}")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- the terminal
+
+
+class Lines:
+    """The lines a process writes on stderr, read by a thread so a test can wait for one."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stderr:
+            self.queue.put(line)
+
+    def wait(self, test, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if test(line):
+                return line
+        raise AssertionError(f"no such line; seen: {self.seen}")
+
+
+def serve_process(path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "archc.cli", "serve", str(path), "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_terminal_prints_every_save_although_the_page_sees_it_first(tmp_path):
+    """Issue 18: the page's polling used up a change, and the terminal never printed it."""
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC)
+    process = serve_process(path)
+    try:
+        lines = Lines(process)
+        url = re.search(r"on (http://\S+/)", lines.wait(lambda x: "serving" in x)).group(1)
+        lines.wait(lambda x: x.rstrip().endswith(": ok"))
+        edits = [
+            (SPEC.replace("out: 10", "out: 0"), "1 error"),
+            (SPEC.replace("width: 8}", "width: 16}"), ": ok"),
+            (SPEC + "# \x0c\n", "1 error"),
+            (SPEC, ": ok"),
+        ]
+        for text, expected in edits:
+            before = state(url)["version"]
+            save(path, text)
+            # The page's poll is the first to see the change ...
+            assert wait_for(url, lambda s, b=before: s["version"] != b)["version"] != before
+            # ... and the terminal still prints its line.
+            lines.wait(lambda x, e=expected: e in x and "[" in x)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_client_that_disconnects_prints_no_traceback(tmp_path):
+    import socket
+    import struct
+
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC)
+    process = serve_process(path)
+    try:
+        lines = Lines(process)
+        url = re.search(r"on (http://\S+/)", lines.wait(lambda x: "serving" in x)).group(1)
+        parts = urllib.request.urlparse(url)
+        for _ in range(10):
+            with socket.create_connection((parts.hostname, parts.port), timeout=10) as client:
+                client.sendall(f"GET / HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+                # Close with a reset while the page is being sent.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert state(url)["ok"]
+    finally:
+        process.terminate()
+        _, rest = process.communicate(timeout=10)
+    text = "".join(lines.seen) + rest
+    assert "Traceback" not in text and "Error" not in text, text
