@@ -51,6 +51,17 @@ class Result:
     page: str | None = None
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     count_line: str = ""
+    #: The version of the spec it is of.
+    version: str = ""
+
+
+@dataclass
+class _Built:
+    """What a build learnt besides its result, applied to the LiveSpec under its lock."""
+
+    variants: list[str] | None = None
+    default: str | None = None
+    files: set[str] | None = None
 
 
 def _count_line(diagnostics: list[Diagnostic]) -> str:
@@ -114,6 +125,9 @@ class LiveSpec:
         self._stamp: tuple = ()
         self._results: dict[str | None, Result] = {}
         self._good: dict[str, str] = {}
+        #: One lock per (version, variant) being built: builds run outside `lock`, so a
+        #: slow one (a large spec, valid or not) holds up only those waiting for it.
+        self._building: dict[tuple[str, str | None], threading.Lock] = {}
 
     # --- watching ----------------------------------------------------------------------
     def _stat(self) -> tuple:
@@ -148,59 +162,74 @@ class LiveSpec:
     def result(self, variant: str | None = None) -> Result:
         """The result for a variant (None: the one asked for on the command line, else the
         spec's default) at the current version, building it if needed."""
+        wanted = variant or self.first_variant
         with self.lock:
             self.refresh()
-            wanted = variant or self.first_variant
+            version = self.version
             if wanted in self._results:
                 return self._results[wanted]
-            result = self._build(wanted)
-            if len(self._results) < MAX_CACHED and (wanted is None or wanted in self.variants):
-                self._results[wanted] = result
+            building = self._building.setdefault((version, wanted), threading.Lock())
+        with building:
+            with self.lock:
+                if self.version == version and wanted in self._results:
+                    return self._results[wanted]  # built meanwhile, by another request
+            result, learnt = self._build(wanted, version)
+            with self.lock:
+                self._building.pop((version, wanted), None)
+                if learnt.variants is not None:
+                    self.variants, self.default = learnt.variants, learnt.default
+                if learnt.files is not None and learnt.files != self._watched:
+                    # Imported files count too: a save to any of them rebuilds the page.
+                    self._watched = learnt.files
+                    self._stamp = self._stat()
+                if result.ok:
+                    self._good[result.variant] = result.page
+                cacheable = wanted is None or wanted in self.variants
+                if self.version == version and len(self._results) < MAX_CACHED and cacheable:
+                    self._results[wanted] = result
             return result
 
-    def _build(self, variant: str | None) -> Result:
+    def _build(self, variant: str | None, version: str) -> tuple[Result, _Built]:
+        """Build a variant's result; touches no shared state (it runs outside `lock`)."""
         from archc.backends.report import report_html
         from archc.pipeline import analyse
         from archc.spec.loader import load_spec
 
         reporter = Reporter()
+        learnt = _Built()
         try:
             spec = load_spec(self.path, reporter, import_root=self.import_root)
-            self.variants = spec.variant_names()
-            self.default = spec.default_variant()
-            name = variant or self.default
+            learnt.variants, learnt.default = spec.variant_names(), spec.default_variant()
+            name = variant or learnt.default
             graph = analyse(spec, name, reporter, self.overrides or None)
         except SpecError as exc:
             found = list(reporter.diagnostics)
             found += [d for d in exc.diagnostics if d not in found]
-            return Result(False, variant, None, diagnostics_json(found), _count_line(found))
+            return _failed(variant, found, version), learnt
         except Exception as exc:  # noqa: BLE001 - an archc bug must not end the server
-            return _internal_error(self.path, variant, exc)
-        # Imported files count too: a save to any of them rebuilds the page.
-        files = {n.span.file for n in graph.nodes} | {self.path}
-        if files != self._watched:
-            self._watched = files
-            self._stamp = self._stat()
+            return _internal_error(self.path, variant, exc, version), learnt
+        learnt.files = {n.span.file for n in graph.nodes} | {self.path}
         live = {
-            "version": self.version,
+            "version": version,
             "variant": graph.variant,
-            "variants": self.variants,
+            "variants": learnt.variants,
             "spec": self.path,
             "has_graph": True,
         }
         try:
             page = report_html(graph, live=live)
         except Exception as exc:  # noqa: BLE001 - as above
-            return _internal_error(self.path, variant, exc)
-        self._good[graph.variant] = page
+            return _internal_error(self.path, variant, exc, version), learnt
         warnings = reporter.warnings
-        return Result(True, graph.variant, page, diagnostics_json(warnings), _count_line(warnings))
+        return Result(
+            True, graph.variant, page, diagnostics_json(warnings), _count_line(warnings), version
+        ), learnt
 
     def state(self, variant: str | None) -> dict[str, Any]:
         """The document of /api/state."""
         result = self.result(variant)
         return {
-            "version": self.version,
+            "version": result.version,
             "ok": result.ok,
             "spec": self.path,
             "variant": result.variant or variant or self.default,
@@ -242,7 +271,11 @@ def _content(name: str) -> bytes:
         return b"\0" + exc.message.encode()
 
 
-def _internal_error(path: str, variant: str | None, exc: Exception) -> Result:
+def _failed(variant: str | None, found: list[Diagnostic], version: str) -> Result:
+    return Result(False, variant, None, diagnostics_json(found), _count_line(found), version)
+
+
+def _internal_error(path: str, variant: str | None, exc: Exception, version: str) -> Result:
     """A failure inside archc, as the page and the terminal show it (the server lives on)."""
     from archc.diagnostics import Span
 
@@ -253,8 +286,7 @@ def _internal_error(path: str, variant: str | None, exc: Exception) -> Result:
         f"internal error: {type(exc).__name__}: {text} (please report this, with the spec)",
         Span(path),
     )
-    found = reporter.diagnostics
-    return Result(False, variant, None, diagnostics_json(found), _count_line(found))
+    return _failed(variant, reporter.diagnostics, version)
 
 
 # --- HTTP ---------------------------------------------------------------------------------
@@ -452,9 +484,7 @@ def _report(live: LiveSpec, variant: str | None) -> str:
     """Print the current result's line (and diagnostics); return the version it is of."""
     from archc.diagnostics import one_line
 
-    with live.lock:
-        result = live.result(variant)
-        version = live.version
+    result = live.result(variant)
     stamp = time.strftime("%H:%M:%S")
     path = one_line(live.path)
     if result.ok:
@@ -463,4 +493,4 @@ def _report(live: LiveSpec, variant: str | None) -> str:
         print(f"[{stamp}] {path}: {result.count_line}", file=sys.stderr, flush=True)
         for item in result.diagnostics:
             print(item["text"], file=sys.stderr, flush=True)
-    return version
+    return result.version

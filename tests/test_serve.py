@@ -495,3 +495,28 @@ def test_a_client_that_disconnects_prints_no_traceback(tmp_path):
         _, rest = process.communicate(timeout=10)
     text = "".join(lines.seen) + rest
     assert "Traceback" not in text and "Error" not in text, text
+
+
+def test_a_slow_build_holds_up_only_those_waiting_for_it(served, monkeypatch):
+    """Builds run outside the server's lock: a spec that takes seconds to analyse (or to
+    refuse) does not stop the page of another variant from answering."""
+    import archc.pipeline
+
+    _, _, url = served
+    assert state(url)["ok"]  # the default variant, built and kept
+    real = archc.pipeline.analyse
+
+    def slow(spec, variant, *args, **kwargs):
+        if variant == "wide":
+            time.sleep(4)
+        return real(spec, variant, *args, **kwargs)
+
+    monkeypatch.setattr(archc.pipeline, "analyse", slow)
+    waiting = threading.Thread(target=state, args=(url, "wide"))
+    waiting.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert state(url)["ok"] and get(url, "/")[0] == 200
+    assert time.monotonic() - started < 2
+    waiting.join()
+    assert state(url, "wide")["variant"] == "wide"

@@ -140,7 +140,11 @@ class SpecFile(Strict):
         "{conv: [relu]} makes `conv3-64` a convolution followed by a ReLU",
     )
     init: str | None = Field(None, description="default weight initialization")
-    imports: list[str] = Field(default=[], description="files of shared blocks")
+    imports: list[str] = Field(
+        default=[],
+        description="files of shared blocks, relative to this file and inside the spec's "
+        "folder (or the folder given with --import-root)",
+    )
     blocks: dict[str, BlockSpec] = Field(default={}, description="blocks by name")
     functions: dict[str, FunctionSpec] = Field(
         default={}, description="functions that expressions can call, by name"
