@@ -258,19 +258,23 @@ def test_leaf_modules_equal_torchvision_in_call_order(name):
     assert calls == expected
 
 
-@pytest.mark.parametrize("name", _slow_marked(FIXTURES))
-def test_build_check_passes(name, tmp_path):
+def assert_build_check_passes(spec: str, variant: str, out) -> None:
+    """`archc build --check` exits 0 and reports each of its three ONNX checks ok."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
-    spec, variant = MODELS[name]
     result = CliRunner().invoke(
         main,
-        ["build", str(SPECS / spec), "--variant", variant, "--check", "-o", str(tmp_path)],
+        ["build", str(SPECS / spec), "--variant", variant, "--check", "-o", str(out)],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     for check in ("checker", "shapes", "onnxruntime"):
         assert f"onnx check {check}: ok" in result.output, result.output
+
+
+@pytest.mark.parametrize("name", _slow_marked(FIXTURES))
+def test_build_check_passes(name, tmp_path):
+    assert_build_check_passes(*MODELS[name], tmp_path)
 
 
 # --- Transformers (issue 16): ViT and Swin ---------------------------------------------------
@@ -380,16 +384,7 @@ def test_transformer_logits_match_torchvision_fixture(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TRANSFORMER_FIXTURES)
 def test_transformer_build_check_passes(name, tmp_path):
-    pytest.importorskip("onnxruntime")
-    spec, variant = TRANSFORMERS[name]
-    result = CliRunner().invoke(
-        main,
-        ["build", str(SPECS / spec), "--variant", variant, "--check", "-o", str(tmp_path)],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    for check in ("checker", "shapes", "onnxruntime"):
-        assert f"onnx check {check}: ok" in result.output, result.output
+    assert_build_check_passes(*TRANSFORMERS[name], tmp_path)
 
 
 # DenseNet, Table 1: layers per dense block (DenseNet-161: growth rate 48).
