@@ -322,6 +322,13 @@ class LayerKind:
         return (self.__doc__ or "").strip().splitlines()[0] if self.__doc__ else ""
 
 
+def _notation_number(digits: str) -> int | str:
+    """A number written in notation; past 18 digits it stays text, which the field's
+    validation refuses with a located message (int() refuses 4,300 digits with an
+    exception, and no size is near 10^18)."""
+    return int(digits) if len(digits) <= 18 else digits
+
+
 def match_notation(text: str) -> tuple[LayerKind, dict[str, Any]] | None:
     """The layer kind and fields that paper notation such as `conv3-64` stands for."""
     for kind in REGISTRY.values():
@@ -331,7 +338,7 @@ def match_notation(text: str) -> tuple[LayerKind, dict[str, Any]] | None:
                 groups = match.groupdict()
                 fields = {
                     key: (
-                        int(groups[value[1:]])
+                        _notation_number(groups[value[1:]])
                         if isinstance(value, str) and value.startswith("$")
                         else value
                     )
