@@ -649,3 +649,15 @@ def test_a_large_invalid_file_is_not_reparsed_in_pure_python(tmp_path, monkeypat
     assert diagnostic.code == "E-YAML"
     assert diagnostic.span.line == 40_005
     assert "while parsing a flow sequence that starts at line 40004" in diagnostic.message
+
+
+@pytest.mark.parametrize("digits", [19, 400, 4400])
+@pytest.mark.parametrize("notation", ["conv3-{n}", "FC-{n}", "conv{n}-64"])
+def test_numbers_in_paper_notation_of_any_length_are_located(notation, digits, tmp_path):
+    spec = tmp_path / "net.yaml"
+    layer = notation.format(n="9" * digits)
+    spec.write_text(f"network: t\ninput: [3, 8, 8]\nlayers: [{layer}]\n")
+    with pytest.raises(SpecError) as info:
+        load(spec)
+    assert [(d.span.line, d.span.col) for d in info.value.diagnostics] == [(3, 10)]
+    assert all(len(d.message) < 300 for d in info.value.diagnostics)
