@@ -6,7 +6,7 @@ from bench.common import Context, fmt_s, mib
 from bench.report import MET, MISSED, Goal, Section
 from bench.zoo import spec_for
 
-NETWORKS = ["resnet152", "vgg16", "inception_v3", "efficientnet_b0", "convnext_tiny"]
+NETWORKS = ["resnet152", "vgg16", "inception_v3", "efficientnet_b0", "convnext_tiny", "vit_b_16"]
 QUICK_NETWORKS = ["resnet18"]
 GOAL_RATIO = 100
 
@@ -53,6 +53,13 @@ def run(ctx: Context) -> Section:
         imports.append(
             f"{name}: archc {fmt_s(a['import'])}, torch + torchinfo {fmt_s(t['import'])}"
         )
+        if a["macs"] != t["macs"]:
+            # torchinfo counts per module call: it misses work done inside a module's forward
+            # by functions (nn.MultiheadAttention's projections and products).
+            section.notes.append(
+                f"{name}: MACs differ: archc {a['macs']:,} (conv + linear, attention "
+                f"projections included), torchinfo {t['macs']:,} mult-adds."
+            )
         if a["torch_imported"]:
             section.notes.append(f"{name}: archc's summary imported torch (it must not).")
         section.rows.append(

@@ -1,5 +1,5 @@
-"""Hand-written PyTorch versions of ResNet, VGG, Inception v3, EfficientNet-B0 and ConvNeXt-T,
-in torchvision's style.
+"""Hand-written PyTorch versions of ResNet, VGG, Inception v3, EfficientNet-B0, ConvNeXt-T
+and ViT-B/16, in torchvision's style.
 
 These are the baselines archc's generated modules are timed against, and the models torchinfo
 analyses. They are written the way torchvision writes them (module names, the order modules
@@ -522,6 +522,82 @@ def convnext_tiny() -> ConvNeXt:
     return ConvNeXt([3, 3, 9, 3], [96, 192, 384, 768])
 
 
+# --- Vision Transformer (Dosovitskiy et al. 2021; torchvision's vit_b_16) -----------------
+
+
+class MLPBlock(nn.Sequential):
+    """Linear, GELU, dropout, linear, dropout (torchvision's MLPBlock: keys `0` and `3`)."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
+        super().__init__(
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, dim),
+            nn.Dropout(dropout),
+        )
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm transformer block: x + attention(LN(x)), then y + MLP(LN(y))."""
+
+    def __init__(self, heads: int, dim: int, mlp_dim: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.dropout = nn.Dropout(0.0)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = MLPBlock(dim, mlp_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.ln_1(x)
+        y, _ = self.self_attention(y, y, y, need_weights=False)
+        x = x + self.dropout(y)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Encoder(nn.Module):
+    """Position embedding, the blocks (`encoder_layer_0` ...), a final layer norm."""
+
+    def __init__(self, tokens: int, layers: int, heads: int, dim: int, mlp_dim: int):
+        super().__init__()
+        self.pos_embedding = nn.Parameter(torch.empty(1, tokens, dim).normal_(std=0.02))
+        self.dropout = nn.Dropout(0.0)
+        self.layers = nn.Sequential()
+        for i in range(layers):
+            self.layers.add_module(f"encoder_layer_{i}", EncoderBlock(heads, dim, mlp_dim))
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ln(self.layers(self.dropout(x + self.pos_embedding)))
+
+
+class VisionTransformer(nn.Module):
+    """Patches by a strided convolution, a class token, the encoder, a linear head."""
+
+    def __init__(self, image_size: int, patch: int, layers: int, heads: int, dim: int, mlp: int):
+        super().__init__()
+        self.patch = patch
+        self.conv_proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        tokens = (image_size // patch) ** 2 + 1
+        self.encoder = Encoder(tokens, layers, heads, dim, mlp)
+        self.heads = nn.Sequential()
+        self.heads.add_module("head", nn.Linear(dim, 1000))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_proj(x)
+        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return self.heads(self.encoder(x)[:, 0])
+
+
+def vit_b_16(image_size: int = 224) -> VisionTransformer:
+    """ViT-B/16 as torchvision builds it (at another image size, a longer or shorter
+    position embedding)."""
+    return VisionTransformer(image_size, 16, 12, 12, 768, 3072)
+
+
 #: Constructors by the name of the reference file in tests/reference/torchvision/.
 MODELS = {
     "resnet18": resnet18,
@@ -531,7 +607,17 @@ MODELS = {
     "inception_v3": inception_v3,
     "efficientnet_b0": efficientnet_b0,
     "convnext_tiny": convnext_tiny,
+    "vit_b_16": vit_b_16,
 }
+
+#: Models whose shape depends on the image size (ViT's position embedding).
+SIZED = {"vit_b_16"}
+
+
+def build(name: str, size: int) -> nn.Module:
+    """The hand-written model `name` for square images of side `size`."""
+    return MODELS[name](size) if name in SIZED else MODELS[name]()
+
 
 #: Input size (C, H, W) each network was designed for.
 INPUT_SIZE = {"inception_v3": (3, 299, 299)}

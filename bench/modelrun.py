@@ -83,11 +83,11 @@ def compare(
 ) -> dict:
     """Times per (mode, phase): hand-written and generated medians, and the setup facts."""
     torch.manual_seed(0)
-    hand = handwritten.MODELS[name]()
+    hand = handwritten.build(name, size)
     # A second instance of the hand-written model with the same weights: timing two
     # identical models shows how far apart the measurement puts models that cannot differ
     # (memory placement, order within a repetition); the generated model is judged beyond it.
-    copy = handwritten.MODELS[name]()
+    copy = handwritten.build(name, size)
     copy.load_state_dict(hand.state_dict())
     gen, why = generated_module(spec, variant)
     result: dict = {

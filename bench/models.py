@@ -11,8 +11,9 @@ THREADS = 2
 
 #: network -> (batch, input side). ResNet-50 runs at 128x128 (its adaptive pooling makes
 #: any size valid) to keep a 2-core CPU run short; VGG-16's classifier reads a 7x7x512
-#: volume, so it runs at 224 with a batch of 1.
-FULL = {"resnet50": (4, 128), "vgg16": (1, 224)}
+#: volume, so it runs at 224 with a batch of 1. ViT-B/16 runs at 112x112 (49 patches and the
+#: class token) with a batch of 1, its position embedding sized to that input in both models.
+FULL = {"resnet50": (4, 128), "vgg16": (1, 224), "vit_b_16": (1, 112)}
 QUICK = {"resnet18": (2, 32)}
 #: 25 repetitions: with 15 the paired ratios of two identical models still spread over about
 #: 2%, the size of the goal (bench/FINDINGS.md).
@@ -20,7 +21,7 @@ FULL_REPS, QUICK_REPS = 25, 1
 #: Networks timed under torch.compile on the CPU. Compiling a training step takes minutes on
 #: 2 cores (several for ResNet-18 on a shared machine), so the CPU run compiles ResNet-50
 #: only; VGG-16 is compiled where a GPU is present.
-CPU_COMPILE = {"resnet50", "resnet18"}
+CPU_COMPILE = {"resnet50", "resnet18", "vit_b_16"}
 
 
 def run(ctx: Context) -> Section:

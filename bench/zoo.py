@@ -28,6 +28,7 @@ _ZOO = {
     "inception_v3": ("inception_v3.yaml", "torchvision"),
     "efficientnet_b0": ("efficientnet.yaml", "b0"),
     "convnext_tiny": ("convnext.yaml", "tiny"),
+    "vit_b_16": ("vit.yaml", "b_16"),
 }
 
 

@@ -34,7 +34,16 @@ def test_handwritten_model_has_torchvision_state_dict(name):
     assert sum(p.numel() for p in model.parameters()) == reference["total_params"]
 
 
-@pytest.mark.parametrize("name", ["resnet50", "inception_v3", "efficientnet_b0", "convnext_tiny"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resnet50",
+        "inception_v3",
+        "efficientnet_b0",
+        "convnext_tiny",
+        pytest.param("vit_b_16", marks=pytest.mark.slow),
+    ],
+)
 def test_handwritten_model_reproduces_torchvision_logits(name):
     """With the reference weights, the forward pass gives torchvision's logits (eval mode)."""
     reference = torchvision_fixture(name)

@@ -31,7 +31,8 @@ class WindowAttentionFields(FieldsModel):
     window: PositiveInt = Field(7, description="side of the square windows, in tokens")
     shift: NonNegativeInt = Field(
         0,
-        description="cyclic shift of the map before partitioning (Swin: window // 2 in odd blocks)",
+        description="cyclic shift of the map before partitioning (Swin: window // 2 in odd "
+        "blocks); none along an axis that one window covers, as in torchvision",
     )
     attention_dropout: float = Field(0.0, ge=0, le=1, description="dropout on attention weights")
     dropout: float = Field(0.0, ge=0, le=1, description="dropout on the output projection")
@@ -53,6 +54,12 @@ def channels_last(shape: Shape, layer: str) -> tuple[int, int, int]:
             code="E-SHAPE-RANK",
         )
     return shape  # type: ignore[return-value]
+
+
+def effective_shift(f: WindowAttentionFields, shape: Shape) -> tuple[int, int]:
+    """The shift along each axis: none where one window covers the axis (torchvision)."""
+    h, w = shape[0], shape[1]
+    return (0 if f.window >= h else f.shift, 0 if f.window >= w else f.shift)
 
 
 class WindowAttention(LayerKind):
@@ -79,7 +86,9 @@ class ShiftedWindowAttention(nn.Module):
 
     def __init__(self, dim, heads, window, shift, attention_dropout=0.0, dropout=0.0):
         super().__init__()
-        self.heads, self.window, self.shift = heads, window, shift
+        self.heads, self.window = heads, window
+        # One shift for both axes, or (rows, columns): none along an axis one window covers.
+        self.shift = (shift, shift) if isinstance(shift, int) else tuple(shift)
         self.attention_dropout, self.dropout = attention_dropout, dropout
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -95,8 +104,7 @@ class ShiftedWindowAttention(nn.Module):
     def forward(self, x):
         h, w, dim = x.shape[1], x.shape[2], x.shape[3]
         window, heads, tokens = self.window, self.heads, self.window * self.window
-        # No shift along an axis that one window covers (as torchvision).
-        shift = (0 if window >= h else self.shift, 0 if window >= w else self.shift)
+        shift = self.shift
         if any(shift):
             x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
         x = self._windows(x, h, w).reshape(-1, tokens, dim)
@@ -192,6 +200,8 @@ class ShiftedWindowAttention(nn.Module):
             attention_dropout=repr(f.attention_dropout) if f.attention_dropout else None,
             dropout=repr(f.dropout) if f.dropout else None,
         )
-        # The shift always written: blocks with and without one share a class.
-        args = f"{out[2]}, {f.heads}, {f.window}, {f.shift}" + (f", {extra}" if extra else "")
+        # The shift always written, so that blocks with and without one share a class.
+        shift = effective_shift(f, out)
+        written = str(shift[0]) if shift[0] == shift[1] else f"({shift[0]}, {shift[1]})"
+        args = f"{out[2]}, {f.heads}, {f.window}, {written}" + (f", {extra}" if extra else "")
         return TorchCode(f"ShiftedWindowAttention({args})", helpers=("ShiftedWindowAttention",))
