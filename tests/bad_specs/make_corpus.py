@@ -632,7 +632,7 @@ case(
 case(
     "repeat_names_brace_open",
     "a names: pattern with a brace left open",
-    chain("- {type: relu, repeat: 2, names: @@\"r{index\"}"),
+    chain('- {type: relu, repeat: 2, names: @@"r{index"}'),
     "E-TYPE",
     ["names", "brace"],
 )
