@@ -722,5 +722,49 @@ def lsp() -> None:
     serve_stdio()
 
 
+@main.command("import")
+@click.argument("source", metavar="MODULE:FACTORY")
+@click.option(
+    "--input",
+    "input_shape",
+    required=True,
+    metavar="C,H,W",
+    help="The model's input volume without the batch axis (3,224,224).",
+)
+@click.option(
+    "--args",
+    "call_args",
+    default=None,
+    metavar="JSON",
+    help="Arguments for FACTORY: a JSON list (positional) or object (keywords), "
+    'e.g. \'{"num_classes": 10}\'.',
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Spec file to write (default: standard output).",
+)
+@click.option("--name", "network", default=None, help="The spec's network name.")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Write what can be mapped; what cannot becomes an identity marked TODO.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the -o file if it exists.")
+def import_(source, input_shape, call_args, output, network, partial, force) -> None:
+    """Write a spec for an existing PyTorch model (`torchvision.models:resnet18`).
+
+    MODULE is imported and FACTORY called, so this runs that code: use it on models you
+    trust. The model is built on the meta device where it allows (no weights allocated)
+    and traced with torch.fx; module paths become entry names, so the spec regenerates the
+    model's state_dict keys, which are checked before anything is written.
+    """
+    from archc.importer.cli import run_import
+
+    sys.exit(run_import(source, input_shape, call_args, output, network, partial, force))
+
+
 if __name__ == "__main__":
     main()
