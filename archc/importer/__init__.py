@@ -8,7 +8,6 @@ archc kind is reported at its module path rather than guessed. Needs torch.
 
 from __future__ import annotations
 
-import datetime
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +66,8 @@ def from_module(
             "cannot follow)"
         ) from None
     header = [
-        f"Imported by `archc import` from {source or cls.__module__ + '.' + cls.__qualname__}",
-        f"on {datetime.date.today().isoformat()}; module paths are kept, so the generated",
-        "model has the source's state_dict keys.",
+        f"Imported by `archc import` from {source or cls.__module__ + '.' + cls.__qualname__};",
+        "module paths are kept, so the generated model has the source's state_dict keys.",
     ]
     class_name = cls.__name__ if cls.__name__.isidentifier() else None
     if traced.gaps and not partial:

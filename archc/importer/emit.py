@@ -29,6 +29,7 @@ class Spec:
 
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
     layers: Body = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
 
 
@@ -57,7 +58,19 @@ def build_spec(root: Scope, reserved: set[str]) -> Spec:
 
     meet(spec.layers)
     spec.blocks = {name: spec.blocks[name] for name in order}
+    _classes_param(spec)
     return spec
+
+
+def _classes_param(spec: Spec) -> None:
+    """A classifier's last linear layer reads its width from a `num_classes` parameter,
+    so `--set num_classes=10` retargets the imported network (as torchvision's do)."""
+    body = spec.layers
+    while body and isinstance(body[-1].get("layers"), list):
+        body = body[-1]["layers"]
+    if body and body[-1].get("type") == "linear" and isinstance(body[-1].get("out"), int):
+        spec.params["num_classes"] = body[-1]["out"]
+        body[-1]["out"] = "num_classes"
 
 
 def _group(root: Scope) -> dict[str, list[Scope]]:
@@ -261,6 +274,8 @@ def to_yaml(
     lines.append(f"input: {_flow(list(input_shape))}")
     if class_name:
         lines.append(f"class_name: {_scalar(class_name)}")
+    if spec.params:
+        lines.append(f"params: {_flow(spec.params)}")
     if spec.blocks:
         lines.append("blocks:")
         for name, block in spec.blocks.items():
