@@ -15,6 +15,25 @@ from typing import Any
 Entry = dict[str, Any]
 
 
+#: archc kinds whose PyTorch form the importer does not read back yet: tensors a module
+#: holds and reads in forward (layer scale, class token, position embedding), indexing and
+#: reshaping in forward (a channel split or shuffle, a token picked, tokens to a map), and
+#: Swin's windows. A model using them is reported where they are (docs/import.md).
+UNMAPPED_KINDS = frozenset(
+    {
+        "channel_split",
+        "channel_shuffle",
+        "layer_scale",
+        "class_token",
+        "pos_embedding",
+        "select_token",
+        "tokens_to_map",
+        "window_attention",
+        "patch_merging",
+    }
+)
+
+
 class Unmapped(Exception):
     """A module or call archc has no layer kind for (or not with these arguments)."""
 
