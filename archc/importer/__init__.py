@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from archc.importer.emit import build_spec, to_yaml
-from archc.importer.trace import Gap, trace
+from archc.importer.trace import Gap, TraceFailed, trace
 
 
 class ImportFailed(Exception):
@@ -59,12 +59,8 @@ def from_module(
     name = network or _network_name(cls.__name__)
     try:
         traced = trace(model, partial)
-    except Exception as exc:  # noqa: BLE001 - fx raises many kinds; report them all alike
-        raise ImportFailed(
-            f"torch.fx could not trace {cls.__qualname__}: {type(exc).__name__}: "
-            f"{_first_line(str(exc))} (data-dependent control flow or Python the tracer "
-            "cannot follow)"
-        ) from None
+    except TraceFailed as failure:
+        raise ImportFailed(f"torch.fx could not trace {cls.__qualname__}", [failure.gap]) from None
     header = [
         f"Imported by `archc import` from {source or cls.__module__ + '.' + cls.__qualname__};",
         "module paths are kept, so the generated model has the source's state_dict keys.",
@@ -114,8 +110,3 @@ def _network_name(class_name: str) -> str:
     from archc.importer.emit import _block_name
 
     return _block_name(class_name)
-
-
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:200]

@@ -23,6 +23,14 @@ class Gap:
     what: str
 
 
+class TraceFailed(Exception):
+    """torch.fx stopped inside the model; `gap` says where and why."""
+
+    def __init__(self, gap: Gap):
+        super().__init__(gap.what)
+        self.gap = gap
+
+
 @dataclass
 class Item:
     """One layer entry: what it is, the fx values it reads, the value it makes."""
@@ -81,8 +89,32 @@ def trace(model: Any, partial: bool = False) -> Traced:
 
     import torch.fx as fx
 
-    tracer = fx.Tracer()
-    graph = tracer.trace(model)
+    class Locating(fx.Tracer):
+        """A tracer that knows which module it is in when tracing fails."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside: list[str] = []
+
+        def call_module(self, module, forward, args, kwargs):
+            self.inside.append(self.path_of_module(module))
+            result = super().call_module(module, forward, args, kwargs)
+            self.inside.pop()
+            return result
+
+    tracer = Locating()
+    try:
+        graph = tracer.trace(model)
+    except Exception as exc:  # noqa: BLE001 - fx raises many kinds; each is reported alike
+        where = tracer.inside[-1] if tracer.inside else ""
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise TraceFailed(
+            Gap(
+                where,
+                f"torch.fx cannot trace it ({type(exc).__name__}: {detail}): data-dependent "
+                "control flow, or Python on tensor sizes the tracer cannot follow",
+            )
+        ) from None
     modules = dict(model.named_modules())
     root = Scope("", "", model)
     scopes = {"": root}
