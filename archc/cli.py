@@ -737,7 +737,7 @@ def lsp() -> None:
     default=None,
     metavar="JSON",
     help="Arguments for FACTORY: a JSON list (positional) or object (keywords), "
-    'e.g. \'{"num_classes": 10}\'.',
+    "e.g. '{\"num_classes\": 10}'.",
 )
 @click.option(
     "-o",
