@@ -148,7 +148,14 @@ def test_check_takes_a_folder_as_build_does(tmp_path):
 
     status, output = _check(str(SPECS))
     assert status == 0, output
-    assert output.endswith(f"ok: {len(list(SPECS.glob('*.yaml')))} networks checked\n")
+    from archc.diagnostics import Reporter
+    from archc.spec.loader import load_spec
+
+    # Every spec in the folder, each variant of it (as `check` checks them).
+    variants = sum(
+        len(load_spec(path, Reporter()).variant_names()) for path in SPECS.glob("*.yaml")
+    )
+    assert output.endswith(f"ok: {variants} networks checked\n")
     assert " error[" not in output
     (tmp_path / "a.yaml").write_text("network: a\ninput: [3, 8, 8]\nlayers: [cnv]\n")
     (tmp_path / "b.yaml").write_text("network: b\ninput: [3, 8, 8]\nlayers: [rlu]\n")
