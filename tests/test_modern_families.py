@@ -201,21 +201,24 @@ def test_logits_match_torchvision_fixture(name):
     assert_logits_equal(archc.load(SPECS / spec, variant).graph, torchvision_fixture(name))
 
 
-@pytest.mark.parametrize("name", list(MODELS))
-def test_generated_module_has_the_summary_keys_and_runs_on_meta(name):
-    # Every member, fixture or not: the module torch builds has the keys and shapes the
-    # summary promised, and a forward pass on the meta device (shapes only) gives logits.
+def assert_summary_keys_and_meta_run(spec: str, variant: str, s: dict) -> None:
+    """The module torch builds has the keys and shapes the summary `s` promised, and a
+    forward pass on the meta device (shapes only) gives logits."""
     torch = pytest.importorskip("torch")
     from archc.backends.pytorch import compile_module
 
-    s = summary(name)
-    spec, variant = MODELS[name]
     model = compile_module(archc.load(SPECS / spec, variant).graph, device="meta").eval()
     ours = [[k, list(v.shape)] for k, v in model.state_dict().items()]
     assert ours == [[k, shape] for k, shape, _ in s["state_dict"]]
     with torch.no_grad():
         y = model(torch.empty(2, *s["input_shape"], device="meta"))
     assert list(y.shape) == [2, 1000]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_generated_module_has_the_summary_keys_and_runs_on_meta(name):
+    # Every member, fixture or not.
+    assert_summary_keys_and_meta_run(*MODELS[name], summary(name))
 
 
 def _hyperparameters(text: str) -> str:
@@ -351,17 +354,7 @@ def test_transformer_summary_matches_torchvision_fixture(name):
 
 @pytest.mark.parametrize("name", list(TRANSFORMERS))
 def test_transformer_module_has_the_summary_keys_and_runs_on_meta(name):
-    torch = pytest.importorskip("torch")
-    from archc.backends.pytorch import compile_module
-
-    s = transformer_summary(name)
-    spec, variant = TRANSFORMERS[name]
-    model = compile_module(archc.load(SPECS / spec, variant).graph, device="meta").eval()
-    ours = [[k, list(v.shape)] for k, v in model.state_dict().items()]
-    assert ours == [[k, shape] for k, shape, _ in s["state_dict"]]
-    with torch.no_grad():
-        y = model(torch.empty(2, *s["input_shape"], device="meta"))
-    assert list(y.shape) == [2, 1000]
+    assert_summary_keys_and_meta_run(*TRANSFORMERS[name], transformer_summary(name))
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def test_swin_blocks_share_one_class():
 # --- running the generated model -------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", ["vit", "swin"])
+@pytest.mark.parametrize("family", ["vit", pytest.param("swin", marks=pytest.mark.slow)])
 def test_torch_compile_fullgraph_matches_eager(family):
     torch = pytest.importorskip("torch")
     from archc.backends.pytorch import compile_module
