@@ -279,6 +279,30 @@ def test_memory_options_are_checked(arguments):
 
 #: Small networks that use every layer kind the zoo's CPU-sized members may not reach.
 KIND_SPECS = {
+    "windows": """network: tiny_swin
+input: [3, 32, 32]
+blocks:
+  swin_block:
+    params: {shift: 0}
+    layers:
+      - {name: norm1, type: layernorm, over: last}
+      - {name: attn, type: window_attention, heads: 2, window: 4, shift: shift}
+      - {name: stochastic_depth, type: stochastic_depth, p: 0.1}
+      - {name: add, type: add, inputs: [input, stochastic_depth]}
+      - {name: norm2, type: layernorm, over: last}
+      - {name: mlp, type: linear, out: 16, over: last}
+      - {name: add_2, type: add, inputs: [add, mlp]}
+layers:
+  - {name: stem, type: conv, out: 16, kernel: 4, stride: 4}
+  - {type: permute, dims: [0, 2, 3, 1]}
+  - {name: block0, type: swin_block}
+  - {name: block1, type: swin_block, shift: 2}
+  - {name: merge, type: patch_merging}
+  - {type: permute, dims: [0, 3, 1, 2]}
+  - {name: pool, type: adaptive_avgpool}
+  - flatten
+  - {name: head, type: linear, out: 10}
+""",
     "tokens-and-attention": """network: tiny_vit
 input: [3, 32, 32]
 blocks:

@@ -240,10 +240,6 @@ class LayerKind:
     makes_tensor: ClassVar[bool] = True
     #: The output is a view of input 0 (flatten, identity): it shares its memory.
     aliases_input: ClassVar[bool] = False
-    #: Whether tools that hook modules (torchinfo) see this layer's module as a leaf with
-    #: its parameters: False for a module whose parameters sit in children it never calls
-    #: (nn.MultiheadAttention's out_proj).
-    torchinfo_leaf: ClassVar[bool] = True
     #: Paper notation that stands for this kind: regex -> fields (strings name regex groups).
     notation: ClassVar[dict[str, dict[str, Any]]] = {}
     #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, gate, other).
@@ -295,6 +291,14 @@ class LayerKind:
         backward multiplies the output gradient by it), the default.
         """
         return SAVES_INPUT
+
+    def torchinfo_leaves(self, f: Any, inputs: list[Shape], out: Shape) -> list[tuple[int, int]]:
+        """(output elements per example, parameters) of each leaf module torchinfo's hooks
+        see for this layer: by default the layer's module itself, holding its parameters
+        (none when it holds none, or they belong to its parent). Layers made of child
+        modules list those children instead."""
+        params = sum(t.numel for t in self.tensors(f, inputs, out) if not t.buffer and t.name)
+        return [(math.prod(out), params)] if params else []
 
     def aliases(self, f: Any) -> bool:
         """Whether the output shares input 0's memory in training mode (a view)."""

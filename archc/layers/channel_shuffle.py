@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field, PositiveInt
 
 from archc.layers.base import (
-    SAVES_NOTHING,
     FieldsModel,
     LayerKind,
     Saved,
@@ -43,7 +42,8 @@ class ChannelShuffle(LayerKind):
         return f"{f.groups} groups"
 
     def saved(self, f, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
-        return SAVES_NOTHING  # reshapes and a copy need only sizes
+        # Indexing the channels in their new order keeps the order (int64, one per channel).
+        return (Saved(fixed=inputs[0][0], dtype="int64"),)
 
     def torch(self, f: ChannelShuffleFields, inputs: list[Shape], out: Shape) -> TorchCode:
         # Output channel i is input channel (i % groups) * (C / groups) + i // groups: the

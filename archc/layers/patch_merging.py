@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat
 
-from archc.layers.base import FieldsModel, LayerKind, Shape, ShapeError, Tensor, TorchCode, Window
+from archc.layers.base import (
+    FieldsModel,
+    LayerKind,
+    Saved,
+    Shape,
+    ShapeError,
+    Tensor,
+    TorchCode,
+    Window,
+)
 from archc.layers.window_attention import channels_last
 
 
@@ -54,6 +63,24 @@ class PatchMerging(nn.Module):
                 code="E-SHAPE-WINDOW",
             )
         return (h // 2, w // 2, 2 * c)
+
+    def saved(self, f: PatchMergingFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # The norm keeps the concatenated corners and a mean and inverse deviation per
+        # position (float32); the reduction keeps the norm's output.
+        h, w, c = inputs[0]
+        positions = (h // 2) * (w // 2)
+        return (
+            Saved(per_example=2 * 4 * c * positions),
+            Saved(per_example=2 * positions, dtype="float32"),
+        )
+
+    def torchinfo_leaves(
+        self, f: PatchMergingFields, inputs: list[Shape], out: Shape
+    ) -> list[tuple[int, int]]:
+        # Its children are the leaves: the norm (4C wide) and the reduction (4C to 2C).
+        c = inputs[0][2]
+        positions = out[0] * out[1]
+        return [(positions * 4 * c, 8 * c), (positions * 2 * c, 8 * c * c)]
 
     def tensors(self, f: PatchMergingFields, inputs: list[Shape], out: Shape) -> list[Tensor]:
         c = inputs[0][2]

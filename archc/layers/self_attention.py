@@ -76,8 +76,9 @@ class SelfAttention(LayerKind):
     def describe(self, f: SelfAttentionFields) -> str:
         return f"{f.heads} heads"
 
-    # nn.MultiheadAttention holds out_proj as a child it never calls: torchinfo sees no leaf.
-    torchinfo_leaf = False
+    def torchinfo_leaves(self, f, inputs: list[Shape], out: Shape) -> list[tuple[int, int]]:
+        # nn.MultiheadAttention has a child (out_proj) it never calls: no leaf to see.
+        return []
 
     def saved(self, f: SelfAttentionFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
         # The input projection keeps its input; fused attention keeps the projected queries,

@@ -7,6 +7,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from archc.layers.base import (
     FieldsModel,
     LayerKind,
+    Saved,
     Shape,
     ShapeError,
     Tensor,
@@ -161,6 +162,28 @@ class ShiftedWindowAttention(nn.Module):
                 code="E-SHAPE-WINDOW",
             )
         return inputs[0]
+
+    def saved(self, f: WindowAttentionFields, inputs: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        # Attention computed step by step keeps: the windows (qkv's input), the scaled
+        # queries, copies of the keys (transposed) and values for the two products, the
+        # softmax (heads x tokens x tokens per window) and the output projection's input;
+        # a dropout at work keeps its mask too.
+        h, w, c = out
+        volume = h * w * c
+        scores = h * w * f.heads * f.window * f.window
+        kept = [Saved(per_example=5 * volume), Saved(per_example=scores)]
+        if f.attention_dropout:
+            kept.append(Saved(per_example=scores, dtype="mask"))
+        if f.dropout:
+            kept.append(Saved(per_example=volume, dtype="mask"))
+        return tuple(kept)
+
+    def torchinfo_leaves(
+        self, f: WindowAttentionFields, inputs: list[Shape], out: Shape
+    ) -> list[tuple[int, int]]:
+        # The module's children qkv and proj are the leaves; the bias table is its own.
+        h, w, c = out
+        return [(h * w * 3 * c, 3 * c * c + 3 * c), (h * w * c, c * c + c)]
 
     def tensors(self, f: WindowAttentionFields, inputs: list[Shape], out: Shape) -> list[Tensor]:
         c = out[2]

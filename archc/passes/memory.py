@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass, field
 
 from archc.ir.graph import INPUT, Graph, Node
-from archc.layers.base import SELF
 
 #: Bytes per element of each kind of saved tensor, by activation dtype and device.
 ACTIVATION_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -197,12 +196,9 @@ def torchinfo_figures(graph: Graph, batch: int) -> dict[str, int]:
     outputs = 0
     params = 0
     for node in graph.layers():
-        if not node.layer.torchinfo_leaf:
-            continue
-        # A tensor the parent holds (SELF: class token, layer scale) is no leaf's parameter.
-        own = sum(t.numel for t in node.tensors if not t.buffer and t.name != SELF)
-        if own:
-            outputs += math.prod(node.shape) * batch * 4 * 2
+        shapes = [graph.nodes[i].shape for i in node.inputs]
+        for elements, own in node.layer.torchinfo_leaves(node.fields, shapes, node.shape):
+            outputs += elements * batch * 4 * 2
             params += own * 4
     return {
         "input": input_bytes,
