@@ -283,14 +283,14 @@ KIND_SPECS = {
 input: [3, 32, 32]
 blocks:
   swin_block:
-    params: {shift: 0}
+    params: {shift: 0, dim: "in_shape[2]"}
     layers:
       - {name: norm1, type: layernorm, over: last}
       - {name: attn, type: window_attention, heads: 2, window: 4, shift: shift}
       - {name: stochastic_depth, type: stochastic_depth, p: 0.1}
       - {name: add, type: add, inputs: [input, stochastic_depth]}
       - {name: norm2, type: layernorm, over: last}
-      - {name: mlp, type: linear, out: 16, over: last}
+      - {name: mlp, type: linear, out: dim, over: last}
       - {name: add_2, type: add, inputs: [add, mlp]}
 layers:
   - {name: stem, type: conv, out: 16, kernel: 4, stride: 4}
@@ -298,6 +298,7 @@ layers:
   - {name: block0, type: swin_block}
   - {name: block1, type: swin_block, shift: 2}
   - {name: merge, type: patch_merging}
+  - {name: block2, type: swin_block, shift: 2}
   - {type: permute, dims: [0, 3, 1, 2]}
   - {name: pool, type: adaptive_avgpool}
   - flatten

@@ -183,6 +183,9 @@ class Saved:
     per_example: int = 0
     fixed: int = 0
     dtype: str = "activation"
+    #: Elements kept only at batch size 1, where torch can view what it otherwise copies
+    #: (a reshape across a batch axis of size 1), keeping a larger tensor alive.
+    at_batch_one: int = 0
 
 
 SAVES_INPUT = (Saved("input"),)

@@ -172,6 +172,10 @@ class ShiftedWindowAttention(nn.Module):
         volume = h * w * c
         scores = h * w * f.heads * f.window * f.window
         kept = [Saved(per_example=5 * volume), Saved(per_example=scores)]
+        if h == f.window and w == f.window:
+            # One window per image: at batch 1 the keys and values are views of the whole
+            # query-key-value output instead of copies (3 volumes kept, not 2).
+            kept.append(Saved(at_batch_one=volume))
         if f.attention_dropout:
             kept.append(Saved(per_example=scores, dtype="mask"))
         if f.dropout:

@@ -35,11 +35,15 @@ class Kept:
 
     per_example: tuple[tuple[str, int], ...] = ()
     fixed: tuple[tuple[str, int], ...] = ()
+    at_batch_one: tuple[tuple[str, int], ...] = ()
 
     def bytes(self, batch: int, sizes: dict[str, int]) -> int:
         """Bytes at a batch size, with these element sizes per dtype."""
-        return sum(n * batch * sizes[d] for d, n in self.per_example) + sum(
-            n * sizes[d] for d, n in self.fixed
+        single = self.at_batch_one if batch == 1 else ()
+        return (
+            sum(n * batch * sizes[d] for d, n in self.per_example)
+            + sum(n * sizes[d] for d, n in self.fixed)
+            + sum(n * sizes[d] for d, n in single)
         )
 
 
@@ -81,12 +85,16 @@ def _kept(node: Node, nodes: list[Node], storage: dict[int, int], seen: set[int]
     shapes = [nodes[i].shape for i in node.inputs]
     per_example: dict[str, int] = {}
     fixed: dict[str, int] = {}
+    single: dict[str, int] = {}
     for item in node.layer.saved(node.fields, shapes, node.shape):
         if item.of is None:
-            if item.per_example:
-                per_example[item.dtype] = per_example.get(item.dtype, 0) + item.per_example
-            if item.fixed:
-                fixed[item.dtype] = fixed.get(item.dtype, 0) + item.fixed
+            for amounts, value in (
+                (per_example, item.per_example),
+                (fixed, item.fixed),
+                (single, item.at_batch_one),
+            ):
+                if value:
+                    amounts[item.dtype] = amounts.get(item.dtype, 0) + value
             continue
         source = node.inputs[item.index] if item.of == "input" else node.id
         key = storage[source]
@@ -96,7 +104,11 @@ def _kept(node: Node, nodes: list[Node], storage: dict[int, int], seen: set[int]
         # A view keeps all the memory it looks into (`x[:, 0]` keeps every token).
         elements = math.prod(nodes[key].shape)
         per_example[item.dtype] = per_example.get(item.dtype, 0) + elements
-    return Kept(tuple(sorted(per_example.items())), tuple(sorted(fixed.items())))
+    return Kept(
+        tuple(sorted(per_example.items())),
+        tuple(sorted(fixed.items())),
+        tuple(sorted(single.items())),
+    )
 
 
 @dataclass
@@ -178,7 +190,7 @@ def plan(
     result.activations_per_example = (
         sum(n.counts.activation_elements for n in graph.nodes) * activation
     )
-    per_example_saved = sum(item.bytes(1, sizes) - item.bytes(0, sizes) for item in kept.values())
+    per_example_saved = sum(item.bytes(3, sizes) - item.bytes(2, sizes) for item in kept.values())
     result.per_example = per_example_saved + result.transient // max(batch, 1)
     result.torchinfo = torchinfo_figures(graph, batch)
     return result
