@@ -26,6 +26,11 @@ from archc.spec.expr import ExprError, evaluate
         ("-k", {"k": 3}, -3),
         ("2 ** 10", {}, 1024),
         ("[1, 2] + [3]", {}, [1, 2, 3]),
+        ("sum(depths[:i])", {"depths": [3, 3, 27, 3], "i": 2}, 6),
+        ("depths[1:-1]", {"depths": [3, 3, 27, 3]}, [3, 27]),
+        ("depths[::-2]", {"depths": [3, 3, 27, 3]}, [3, 3]),
+        ("depths[5:]", {"depths": [3, 3, 27, 3]}, []),
+        ("'abc'[1:]", {}, "bc"),
     ],
 )
 def test_arithmetic(text, scope, expected):
@@ -91,6 +96,12 @@ from archc.spec import expr  # noqa: E402
         ("round(5, -1000000000000000)", "E-EXPR", "digits must be"),
         ("max([1] * 5000, [2] * 5000)", "E-EXPR", "needs a list of numbers"),
         ("[1, 2][True]", "E-EXPR", "cannot index"),
+        ("[1, 2][1.5:]", "E-EXPR", "cannot slice"),
+        ("[1, 2][:True]", "E-EXPR", "cannot slice"),
+        ("planes[1:]", "E-EXPR", "cannot slice"),
+        ("[1, 2][::0]", "E-EXPR", "step cannot be 0"),
+        ("[1, 2][:10 ** 16]", "E-LIMIT-EXPR", "larger than"),
+        ("([0] * 6000)[:] + ([0] * 6000)[1000:]", "E-LIMIT-EXPR", "more than 10,000 elements"),
         ("'a\x00b'", "E-EXPR", "cannot parse"),
     ],
 )
@@ -120,6 +131,23 @@ def test_the_budget_is_shared_by_every_evaluation_inside_it():
         with pytest.raises(expr.BudgetExceeded):  # spent: even the cheapest fails now
             expr.evaluate("1", {})
     assert expr.evaluate("1", {}) == 1  # outside, each call has a budget of its own
+
+
+def _steps(text: str, scope: dict) -> int:
+    with expr.budget() as used:
+        expr.evaluate(text, scope)
+    return used.steps - used.left
+
+
+def test_a_slice_is_paid_for_like_the_list_it_makes():
+    scope = {"flat": [0] * 9000, "nested": [[0] * 4000, [0] * 4000]}
+    # Naming a list pays for it once; the slice then pays for the elements it copies.
+    assert _steps("flat[:]", scope) - _steps("flat[:1]", scope) >= 9000 // 8
+    assert _steps("nested[:]", scope) - _steps("nested[:1]", scope) >= 4000 // 8
+    with expr.budget(2_000):  # naming flat: 1,125 steps; copying it all: 1,125 more
+        assert expr.evaluate("flat[:1]", scope) == [0]
+    with expr.budget(2_000), pytest.raises(expr.BudgetExceeded):
+        expr.evaluate("flat[:]", scope)
 
 
 def test_a_cheap_expression_repeated_ten_thousand_times_is_stopped_once(tmp_path):

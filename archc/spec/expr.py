@@ -416,6 +416,8 @@ class _Evaluator:
 
     def visit_Subscript(self, node: ast.Subscript) -> object:
         container = self.visit(node.value)
+        if isinstance(node.slice, ast.Slice):
+            return self._slice(node, container, node.slice)
         index = self.visit(node.slice)
         if (
             not isinstance(container, (list, str))
@@ -429,6 +431,27 @@ class _Evaluator:
             raise ExprError(
                 f"index {index} is out of range for a list of {len(container)}"
             ) from None
+
+    def _slice(self, node: ast.Subscript, container: object, part: ast.Slice) -> object:
+        """`values[start:stop:step]`: the elements it copies are paid for before it is made,
+        like any list an expression makes."""
+        bounds = [
+            None if item is None else self.visit(item)
+            for item in (part.lower, part.upper, part.step)
+        ]
+        if not isinstance(container, (list, str)) or not all(
+            bound is None or (isinstance(bound, int) and not isinstance(bound, bool))
+            for bound in bounds
+        ):
+            shown = ", ".join(quote(bound) for bound in bounds)
+            raise ExprError(f"cannot slice {quote(container)} with ({shown})")
+        if bounds[2] == 0:
+            raise ExprError(f"'{_text(node)}': a slice's step cannot be 0")
+        chosen = slice(*bounds)
+        taken = range(*chosen.indices(len(container)))
+        nested = (container[index] for index in taken if isinstance(container[index], list))
+        self._check_size(len(taken) + sum(size_of(item) for item in nested), node)
+        return container[chosen]
 
     def visit_Call(self, node: ast.Call) -> object:
         if isinstance(node.func, ast.Name) and node.func.id in self.functions:

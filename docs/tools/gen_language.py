@@ -265,7 +265,8 @@ def generate() -> str:
     out.append(
         "## Expressions\n\nA string where a number, boolean or list is expected is an "
         "expression over the parameters in scope: arithmetic (`+ - * / // % **`), "
-        "comparisons, `and`/`or`/`not`, `a if c else b`, indexing, lists, the "
+        "comparisons, `and`/`or`/`not`, `a if c else b`, indexing and slices "
+        "(`sum(depths[:i])`), lists, the "
         f"functions {funcs}, and the spec's own `functions:`. `$name` is parameter "
         "`name`'s value as it is.\n\n"
         "Top-level params (and a variant's, and `--set`'s) are expressions too, over the "
