@@ -14,10 +14,13 @@ import ast
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from archc.diagnostics import SpecError
 from archc.pipeline import load
@@ -188,6 +191,29 @@ def test_every_name_generated_code_defines_is_refused_as_a_class_name():
     assert helpers and FUNCTION_NAMES
     for name in helpers | FUNCTION_NAMES | {"torch", "nn"}:
         assert class_name_problem(name) is not None, name
+
+
+def test_a_class_name_derived_from_the_network_keeps_clear_of_helpers(tmp_path):
+    """Without class_name, network `rbf` would name its class `RBF`, the helper class of
+    its own output layer."""
+    torch = pytest.importorskip("torch")
+    from archc.backends.pytorch import compile_module
+
+    path = write(
+        tmp_path,
+        {
+            "network": "rbf",
+            "input": [1, 4, 4],
+            "layers": ["flatten", {"name": "out", "type": "rbf", "out": 3}],
+        },
+    )
+    graph = load(path)
+    assert graph.class_name == "RBF_"
+    assert tuple(compile_module(graph)(torch.zeros(2, 1, 4, 4)).shape) == (2, 3)
+    long = write(
+        tmp_path, {**BASE, "network": "n" * 64, "variants": {"v" * 200: {}}, "layers": ["relu"]}
+    )
+    assert load(long).class_name == "N" * 64 + "_" + "V" * 200  # derived: never refused
 
 
 EXPLOIT = "p+0*__import__('os').system('touch PWNED')"
@@ -515,3 +541,217 @@ def test_python_rich_table_reads_no_markup(tmp_path):
         # rich's own styling (bold headers) is there; no link, and the name as written.
         assert "\x1b]8;;" not in text and "\x1b[2J" not in text and "\u202e" not in text
         assert f"net / {one_line(name)}" in text
+
+
+# ------------------------------------------------------------- property: every string field
+
+#: Code each free text carries: it would run if any text reached the generated source.
+PAYLOAD = "__import__('os').system('touch PWNED')"
+#: Characters that end strings, comments or lines in Python, YAML, DOT, HTML or Markdown.
+BREAKERS = [
+    '"',
+    "'",
+    '"""',
+    "\\",
+    "\n",
+    "\r",
+    "\r\n",
+    "\u2028",
+    "\u0085",
+    "\x0c",
+    "\t",
+    "#",
+    "{",
+    "}",
+    "%s",
+    "$",
+    "`",
+    "<",
+    ">",
+    "&",
+    "|",
+    "*/",
+    ";",
+    "\x00",
+    "\x1b[31m",
+    "\ufeff",
+]
+
+
+def _texts():
+    piece = st.one_of(st.sampled_from(BREAKERS), st.text(max_size=6))
+    return st.lists(piece, max_size=4).map(
+        lambda parts: "".join(parts) + PAYLOAD + parts[0] if parts else PAYLOAD
+    )
+
+
+def _names():
+    """Plain names, reserved ones, and arbitrary text: each either passes the name rule or
+    is refused with a located diagnostic."""
+    plain = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+    reserved = st.sampled_from(
+        [
+            "self",
+            "x",
+            "nn",
+            "torch",
+            "forward",
+            "compile",
+            "_modules",
+            "in_channels",
+            "None",
+            "True",
+            "class",
+            "getattr",
+            "super",
+            "Basic",
+            "ScaledTanh",
+            "he_init",
+            "input",
+        ]
+    )
+    return st.one_of(plain, plain, reserved, st.text(max_size=12), _texts())
+
+
+def _file_names():
+    # Anything a file system takes: no '/', no NUL, not '.' or '..', short enough.
+    text = st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+        min_size=1,
+        max_size=30,
+    )
+    return text.filter(lambda t: t not in (".", "..") and len(t.encode()) < 200)
+
+
+#: The name fields of the spec below, each a Python identifier in generated code.
+NAME_FIELDS = ("block", "imported", "param", "layer_a", "layer_b", "layer_c", "conv", "act")
+#: ... and the generated class's name.
+NAMED = (*NAME_FIELDS, "class_name")
+
+
+def _hostile_spec_data(draw, hostile_name: str | None) -> tuple[dict, dict, str, str]:
+    """A spec (and a block file it imports) with hostile text in every free-text field and,
+    if `hostile_name` names one of NAME_FIELDS, a hostile name there (the others plain)."""
+    text = _texts()
+    plain = st.from_regex(r"[a-z]{1,6}", fullmatch=True)
+    names = {field: f"{draw(plain)}_{k}" for k, field in enumerate(NAME_FIELDS)}
+    if hostile_name in names:
+        names[hostile_name] = draw(_names())
+    block, imported, param = names["block"], names["imported"], names["param"]
+    layer_a, layer_b, layer_c = names["layer_a"], names["layer_b"], names["layer_c"]
+    conv, act = names["conv"], names["act"]
+    variant = draw(st.one_of(_texts(), plain))
+    blocks_file = {
+        "description": draw(text),
+        "blocks": {
+            imported: {
+                "description": draw(text),
+                "layers": [{"name": act, "type": "relu", "doc": draw(text)}],
+            }
+        },
+    }
+    spec = {
+        "network": draw(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)),
+        "description": draw(text),
+        "input": [3, 8, 8],
+        "imports": [],  # filled in with the block file's (hostile) name
+        "blocks": {
+            block: {
+                "description": draw(text),
+                "params": {param: 4},
+                "layers": [
+                    {
+                        "name": conv,
+                        "type": "conv",
+                        "out": param,
+                        "kernel": 3,
+                        "padding": 1,
+                        "doc": draw(text),
+                    },
+                    {"type": "relu", "doc": draw(text)},
+                ],
+            }
+        },
+        "default": variant,
+        "variants": {variant: {"description": draw(text)}, "other": {}},
+        "layers": [
+            {"name": layer_a, "type": block, "doc": draw(text)},
+            {"name": layer_b, "type": block, param: 8},
+            {"name": layer_c, "type": imported},
+            {"type": "flatten", "doc": draw(text)},
+            {"name": "fc", "type": "linear", "out": 2, "doc": draw(text)},
+        ],
+    }
+    if hostile_name == "class_name":
+        spec["class_name"] = draw(_names())
+    elif draw(st.booleans()):
+        spec["class_name"] = draw(plain).title() + "Net"
+    return spec, blocks_file, draw(_file_names()), draw(_file_names())
+
+
+def _check_generated(graph) -> None:
+    """The generated files parse, hold no code from the spec, and the model runs."""
+    torch = pytest.importorskip("torch")
+    from archc.backends.pytorch import compile_module, generate_source, init_source
+    from archc.backends.train_script import render
+    from tests.test_spec_text_in_code import code_tokens
+
+    source = generate_source(graph)
+    for text in (source, init_source(graph), render(graph)):
+        ast.parse(text)
+        # Outside comments and strings, no token of the payload's (a class name derived
+        # from a variant name may hold its letters, as one identifier).
+        assert not set(code_tokens(text).split()) & {"__import__", "system", "PWNED", "'os'"}
+    for text in (source, init_source(graph)):
+        # model.py uses only torch: no name of the payload's stands as code there.
+        for node in ast.walk(ast.parse(text)):
+            assert not (isinstance(node, ast.Name) and node.id in ("os", "system"))
+    classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
+    assert graph.class_name in classes
+    model = compile_module(graph).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.zeros(1, 3, 8, 8)).shape) == (1, 2)
+
+
+def _load_or_refuse(spec: dict, blocks_file: dict, spec_name: str, blocks_name: str):
+    """Write the spec and its block file under hostile file names; load and check it.
+    Returns whether code was generated (else archc refused it with located errors)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        blocks_path = root / f"b{blocks_name}.yaml"
+        blocks_path.write_text(yaml.safe_dump(blocks_file, width=10_000))
+        spec["imports"] = [blocks_path.name]
+        path = root / f"s{spec_name}.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False, width=10_000))
+        try:
+            graph = load(path)
+        except SpecError as exc:
+            errors = [d for d in exc.diagnostics if d.severity == "error"]
+            assert errors and all(d.span.line >= 1 for d in errors)
+            event(f"refused: {sorted({d.code for d in errors})}")
+            return False
+        event("generated")
+        _check_generated(graph)
+        assert not (root / "PWNED").exists() and not Path("PWNED").exists()
+        return True
+
+
+@given(st.data())
+def test_hostile_texts_in_every_free_text_field(data):
+    """Property (issue 14): hostile text in every free-text field of a spec (descriptions
+    of the network, its blocks, its variants and a block file; every `doc:`; the variant
+    name; the spec's and an imported file's names) is carried as text: model.py,
+    __init__.py and train.py parse, hold no code from the spec, import and run."""
+    pytest.importorskip("torch")
+    drawn = data.draw(st.composite(_hostile_spec_data)(None))
+    assert _load_or_refuse(*drawn)
+
+
+@given(st.data())
+def test_hostile_names_in_every_name_field(data):
+    """Property (issue 14): a hostile name in any name field (block, block parameter,
+    layer, class_name), with hostile texts everywhere else, is refused at the name with a
+    located diagnostic, or it is a legal name and the generated code is safe and runs."""
+    pytest.importorskip("torch")
+    field = data.draw(st.sampled_from(NAMED))
+    _load_or_refuse(*data.draw(st.composite(_hostile_spec_data)(field)))

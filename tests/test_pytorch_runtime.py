@@ -64,8 +64,28 @@ def tiny(write_spec):
 def test_tiny_spec_folds_blocks_into_one_class_with_an_optional_projection(tiny):
     source = generate_source(tiny.graph)
     assert source.count("class Res(nn.Module):") == 1
-    assert "self.proj = None" in source and "if proj:" in source
+    # The projection only some instances have is passed in by the caller (issue 18).
+    assert "proj=None) -> None:" in source and "self.proj = proj" in source
+    assert source.count("proj=nn.Sequential(") == 1
     assert "torch.cat([left, right], 1)" in source
+
+
+def test_a_hand_made_block_honours_its_arguments(tiny):
+    """Issue 18: the class folded the projection's `stride=2` (true of every instance that
+    had one) into a constant behind a `proj=True` flag, so `Res(8, 16, stride=1, proj=True)`
+    built a strided projection and crashed in forward. The caller now builds the child, and
+    every value the class makes from its arguments is honoured."""
+    from archc.backends.pytorch import load_source
+
+    module = load_source(generate_source(tiny.graph), "tiny_hand_made")
+    nn = torch.nn
+    x = torch.randn(2, 8, 8, 8)
+    projection = nn.Sequential(nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16))
+    block = module.Res(8, 16, stride=1, proj=projection).eval()
+    assert block(x).shape == (2, 16, 8, 8)
+    strided = nn.Sequential(nn.Conv2d(8, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
+    assert module.Res(8, 32, stride=2, proj=strided).eval()(x).shape == (2, 32, 4, 4)
+    assert module.Res(8, 8).eval()(x).shape == (2, 8, 8, 8)  # identity shortcut
 
 
 def test_torch_compile_fullgraph_matches_eager(tiny):

@@ -104,14 +104,24 @@ def test_copied_block_instances_keep_their_docs(write_spec):
     shutil.which("ruff", path=str(Path(sys.executable).parent)) is None,
     reason="ruff is not installed (dev extras)",
 )
-def test_documented_model_passes_ruff(write_spec, tmp_path):
+@pytest.mark.parametrize("spec", ["DOCUMENTED", "HOSTILE_TEXT"])
+def test_generated_files_pass_ruff(write_spec, tmp_path, spec):
+    """Documented layers and hostile free text alike give files ruff leaves as they are."""
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    path = tmp_path / "model.py"
-    path.write_text(generate_source(archc.load(write_spec(DOCUMENTED)).graph))
+    graph = archc.load(write_spec(globals()[spec])).graph
     config = ["--no-cache", "--config", str(ROOT / "pyproject.toml")]
-    for command in (["check"], ["format", "--check", "--diff"]):
-        done = subprocess.run([ruff, *command, *config, str(path)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+    for name, text in (
+        ("model.py", generate_source(graph)),
+        ("__init__.py", init_source(graph)),
+        ("train.py", render(graph)),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        for command in (["check"], ["format", "--check", "--diff"]):
+            done = subprocess.run(
+                [ruff, *command, *config, str(path)], capture_output=True, text=True
+            )
+            assert done.returncode == 0, name + done.stdout + done.stderr
 
 
 HOSTILE_TEXT = """\

@@ -17,22 +17,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.backends.pytorch_code import (
-    Call,
-    Expr,
-    Lit,
+    Stmt,
     comment_block,
     doc_text,
-    flat,
-    parse,
-    python_literal,
     render,
     source_location,
     statement,
 )
-from archc.backends.pytorch_forward import attribute, forward_statements, steps_of
+from archc.backends.pytorch_forward import MODULE_CALL, forward_statements, steps_of
 from archc.backends.pytorch_unify import Mismatch, contains_slot, resolve, unify
 from archc.ir.graph import Graph, Module, Node
 from archc.layers.base import SELF, TorchCode, fmt_shape
+from archc.pycode import (
+    Attr,
+    Call,
+    Const,
+    Expr,
+    IfExp,
+    IsNone,
+    Name,
+    check_identifier,
+    dotted,
+    fill,
+    flat,
+    python_literal,
+    self_attribute,
+)
 
 ROOT_KEY = ("root",)
 
@@ -59,8 +69,9 @@ class ClassDef:
     name: str
     doc: str
     signature: list[tuple[str, str | None]]  # (parameter, default source or None)
-    attrs: list[tuple[str, Expr, str | None]]  # (name, expression, flag or None)
-    forward: list[tuple[str, str | None]]  # (code, comment)
+    #: (name, expression, None), or (name, None, parameter) for a child passed in
+    attrs: list[tuple[str, Expr | None, str | None]]
+    forward: list[tuple[Stmt, str | None]]  # (statement, comment)
     members: list[Instance] = field(default_factory=list)
     calls: dict[int, Call] = field(default_factory=dict)  # id(module) -> constructor call
     notes: dict[str, str] = field(default_factory=dict)  # attribute -> its `doc:` comment
@@ -104,7 +115,7 @@ class Generator:
                 code = self.codes[child.id]
                 # nn.Sequential calls each module on one input; a layer used any other way
                 # (a parameter added or prepended, attention called as f(x, x, x)) cannot be in one.
-                if len(child.inputs) != 1 or code.module is None or code.call != "{self}({0})":
+                if len(child.inputs) != 1 or code.module is None or code.call != MODULE_CALL:
                     return False
                 reads, out = child.inputs[0], child.id
             else:
@@ -179,10 +190,7 @@ class Generator:
     def node_expr(self, node: Node) -> Expr:
         """The constructor of a layer, with its in-place slot filled."""
         code = self.codes[node.id]
-        text = code.module
-        if code.inplace:
-            text = text.replace("{inplace}", "inplace=True" if self.inplace[node.id] else "")
-        return parse(text)
+        return fill(code.module, [], None, inplace=self.inplace.get(node.id, False))
 
     def comment(self, span, shape) -> str:
         """`vgg.yaml:14  -> 224x224x64`."""
@@ -199,7 +207,7 @@ class Generator:
                 shape = item.shape if isinstance(item, Node) else self._shape(item.output)
                 comments.append(self.comment(item.span, shape))
             notes = [item.doc for item in child.children]
-            return Call("nn.Sequential", items, [], True, comments, notes)
+            return Call(dotted("nn.Sequential"), items, [], True, comments, notes)
         return self.call_for(child)
 
     def _shape(self, value: int):
@@ -332,16 +340,23 @@ class Generator:
             if not self._same_dataflow(full, inst):
                 return None
         try:
-            attrs, signature = self._parameterize(key, members, order)
+            attrs, signature = self._parameterize(key, members, order, optional)
         except Mismatch:
             if len(members) == 1:
                 raise
             return None
         flags = self._flags(optional, {p for p, _ in signature})
-        signature += [(flags[a], "False") for a in optional]
-        attr_rows = [(a, attrs[a], flags.get(a)) for a in order]
+        # A child only some instances have is built by the caller and passed in (as
+        # torchvision passes `downsample`), so the class never makes it from values that
+        # happen to hold where it exists (`stride=2` when every such instance strides by 2).
+        signature += [(flags[a], "None") for a in optional]
+        attr_rows = [(a, attrs.get(a), flags.get(a)) for a in order]
         forward = self._forward(full, members, optional)
-        cls = ClassDef(name, self._doc(key, full), signature, attr_rows, forward, members)
+        doc = self._doc(key, full)
+        if optional:
+            passed = ", ".join(f"`{flags[a]}`" for a in optional)
+            doc += f" The caller builds {passed} where an instance has it (None leaves it out)."
+        cls = ClassDef(name, doc, signature, attr_rows, forward, members)
         # Every instance's entry is the same line of the spec, so the first doc found is the
         # doc of all of them.
         for attr in order:
@@ -369,11 +384,13 @@ class Generator:
                 return False
         return resolve_ref(full.output) == inst.output
 
-    def _parameterize(self, key, members, order):
+    def _parameterize(self, key, members, order, optional):
         attrs: dict[str, Expr] = {}
         used: set[str] = set()
         params = {i: m.params for i, m in enumerate(members)}
         for attr in order:
+            if attr in optional:
+                continue
             exprs = {i: m.attrs[attr] for i, m in enumerate(members) if attr in m.attrs}
             unified = unify(exprs, self.defaults)
             if contains_slot(unified):
@@ -401,9 +418,10 @@ class Generator:
     def _flags(self, optional: list[str], taken: set[str]) -> dict[str, str]:
         flags = {}
         for attr in optional:
-            flag = attr if attr.isidentifier() else f"use_{attr}"
-            while flag in taken or flag in flags.values() or flag == "in_channels":
-                flag = f"use_{flag}"
+            flag = attr if _is_identifier(attr) else f"module_{attr}"
+            # A parameter must not hide a class or helper `__init__` calls.
+            while flag in taken or flag in flags.values() or flag in self.names | {"in_channels"}:
+                flag = f"module_{flag}"
             flags[attr] = flag
         return flags
 
@@ -413,11 +431,10 @@ class Generator:
         for k, st in enumerate(full.forward):
             code = st.code
             if st.step is not None and steps[st.step].name in optional:
-                target, _, value = code.partition(" = ")
-                child = steps[st.step]
-                source = value[value.index("(") + 1 : -1]
-                ref = attribute(child.name)
-                code = f"{target} = {source} if {ref} is None else {value}"
+                # A child passed as None is left out: its input goes on.
+                value = code.value
+                guard = IfExp(value.args[0], IsNone(value.func), value)
+                code = Stmt(guard, target=code.target, returns=code.returns)
             shapes: list[str] = []
             for inst in members:
                 shape = self._shape_of(inst, full, k)
@@ -441,19 +458,20 @@ class Generator:
         return None
 
     def _call(self, cls: ClassDef, inst: Instance, flags: dict[str, str]) -> Call:
-        args, kwargs = [], []
+        args: list[Expr] = []
+        kwargs: list[tuple[str, Expr]] = []
         for param, default in cls.signature:
             if param in flags.values():
                 attr = next(a for a, f in flags.items() if f == param)
                 if attr in inst.attrs:
-                    kwargs.append((param, Lit("True")))
+                    kwargs.append((param, inst.attrs[attr]))
                 continue
-            value = _literal(inst.params[param])
+            value = Const(inst.params[param])
             if default is None:
                 args.append(value)
-            elif value.text != default:
+            elif flat(value) != default:
                 kwargs.append((param, value))
-        return Call(cls.name, args, kwargs)
+        return Call(Name(cls.name), args, kwargs)
 
     def _doc(self, key: tuple, inst: Instance) -> str:
         if key[0] == "block":
@@ -467,10 +485,16 @@ class Generator:
     # --- emission -------------------------------------------------------------------
     def class_lines(self, cls: ClassDef, doc: str | None = None, tail: list[str] | None = None):
         """The source lines of one class."""
-        lines = [f"class {cls.name}(nn.Module):"]
+        lines = [f"class {check_identifier(cls.name)}(nn.Module):"]
         lines += docstring(doc or cls.doc, "    ")
         lines.append("")
-        params = ", ".join(["self"] + [p if d is None else f"{p}={d}" for p, d in cls.signature])
+        params = ", ".join(
+            ["self"]
+            + [
+                check_identifier(p) if d is None else f"{check_identifier(p)}={d}"
+                for p, d in cls.signature
+            ]
+        )
         header = f"    def __init__({params}) -> None:"
         if len(header) <= 100:
             lines.append(header)
@@ -482,12 +506,7 @@ class Generator:
         for name, expr, flag in cls.attrs:
             if name in cls.notes:
                 lines += comment_block(cls.notes[name], "        ")
-            if flag is not None:
-                lines.append(f"        {attribute(name)} = None")
-                lines.append(f"        if {flag}:")
-                lines += _assign(name, expr, "            ")
-            else:
-                lines += _assign(name, expr, "        ")
+            lines += _assign(name, expr if flag is None else Name(flag), "        ")
         lines += tail or []
         lines.append("")
         lines.append("    def forward(self, x: torch.Tensor) -> torch.Tensor:")
@@ -518,19 +537,19 @@ def _frozen(value: Any) -> Any:
 def _structure(inst: Instance) -> tuple:
     """What an instance looks like with its numbers left out."""
     shapes = tuple(re.sub(r"\d+", "#", flat(e)) for e in inst.attrs.values())
-    return tuple(inst.attrs), tuple(st.code for st in inst.forward), shapes
+    return tuple(inst.attrs), tuple(st.code.text() for st in inst.forward), shapes
 
 
 def _assign(name: str, expr: Expr, indent: str) -> list[str]:
-    if name.isidentifier():
-        return render(expr, indent, f"self.{name} = ")
-    if len(f'{indent}self.add_module("{name}", {flat(expr)})') <= 100:
-        return [f'{indent}self.add_module("{name}", {flat(expr)})']
-    return render(Call("self.add_module", [Lit(f'"{name}"'), expr]), indent)
+    """`self.name = expr`, or `self.add_module("0", expr)` for a numbered child."""
+    target = self_attribute(name)
+    if isinstance(target, Attr):
+        return render(expr, indent, f"{flat(target)} = ")
+    return render(Call(dotted("self.add_module"), [Const(name), expr]), indent)
 
 
-def _literal(value: Any) -> Lit:
-    return Lit(python_literal(value))
+def _is_identifier(name: str) -> bool:
+    return isinstance(self_attribute(name), Attr)
 
 
 def docstring(text: str, indent: str) -> list[str]:

@@ -9,9 +9,12 @@ that ends the container is returned directly (`return torch.cat([...], 1)`).
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass
 
+from archc.backends.pytorch_code import Stmt
 from archc.ir.graph import MERGE, Module, Node
+from archc.pycode import LAYER, Call, Expr, Input, Name, fill, self_attribute
 from archc.spec.names import CODE_NAMES
 
 #: Names generated code uses for itself; variables never take them.
@@ -26,15 +29,15 @@ class Step:
     inputs: list[int]  # value ids read
     output: int  # value id produced
     merge: bool  # a merge is written inline (no module attribute)
-    call: str  # format string over {self} and {0}, {1}, ...
-    attr: bool  # whether `{self}` is a module attribute (False for functional forms)
+    call: Expr  # over the holes LAYER and Input(0), Input(1), ...
+    attr: bool  # whether LAYER is a module attribute (False for functional forms)
 
 
 @dataclass
 class Statement:
     """One line of forward: `code`, the step it runs (None for `return var`), its value."""
 
-    code: str
+    code: Stmt
     step: int | None
     value: int
 
@@ -58,13 +61,12 @@ def steps_of(container: Module, codes: dict[int, object]) -> list[Step]:
                 )
             )
         else:
-            result.append(Step(child.name, [child.input], child.output, False, "{self}({0})", True))
+            result.append(Step(child.name, [child.input], child.output, False, MODULE_CALL, True))
     return result
 
 
-def attribute(name: str) -> str:
-    """`self.name`, or `getattr(self, "0")` for a Sequential's numbered child."""
-    return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
+#: How forward uses a module: it calls it on its one input.
+MODULE_CALL = Call(LAYER, [Input(0)])
 
 
 def forward_statements(steps: list[Step], source: int, result: int) -> list[Statement]:
@@ -82,17 +84,16 @@ def forward_statements(steps: list[Step], source: int, result: int) -> list[Stat
     live: dict[str, int] = {"x": source}
     lines: list[Statement] = []
     for k, step in enumerate(steps):
-        args = [names[v] for v in step.inputs]
-        self_ref = attribute(step.name) if step.attr else ""
-        expr = step.call.format(*args, self=self_ref)
+        args: list[Expr] = [Name(names[v]) for v in step.inputs]
+        expr = fill(step.call, args, self_attribute(step.name) if step.attr else None)
         first = step.inputs[0] if step.inputs else None
         first_dies = first is not None and last_use.get(first) == k
         side = merge_inputs.get(step.output, 0) > 0
         if step.merge and step.output == result and k == end - 1:
-            lines.append(Statement(f"return {expr}", k, step.output))
+            lines.append(Statement(Stmt(expr, returns=True), k, step.output))
             return lines
         if step.output not in last_use:
-            lines.append(Statement(expr, k, step.output))  # nothing reads it
+            lines.append(Statement(Stmt(expr), k, step.output))  # nothing reads it
             continue
         if first_dies and (step.merge or not side):
             name = names[first]
@@ -104,17 +105,21 @@ def forward_statements(steps: list[Step], source: int, result: int) -> list[Stat
                 del live[names[value]]
         names[step.output] = name
         live[name] = step.output
-        lines.append(Statement(f"{name} = {expr}", k, step.output))
-    lines.append(Statement(f"return {names[result]}", None, result))
+        lines.append(Statement(Stmt(expr, target=name), k, step.output))
+    lines.append(Statement(Stmt(Name(names[result]), returns=True), None, result))
     return lines
 
 
 def _fresh(wanted: str, live: dict[str, int], fallback: str) -> str:
     for candidate in (wanted, fallback):
-        if candidate.isidentifier() and candidate not in live and candidate not in TAKEN:
+        if _identifier(candidate) and candidate not in live and candidate not in TAKEN:
             return candidate
-    base = fallback if fallback.isidentifier() else "out"
+    base = fallback if _identifier(fallback) else "out"
     n = 2
     while f"{base}_{n}" in live or f"{base}_{n}" in TAKEN:
         n += 1
     return f"{base}_{n}"
+
+
+def _identifier(name: str) -> bool:
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)

@@ -11,6 +11,7 @@ from archc.backends.pytorch_code import comment_text, source_location
 from archc.ir.graph import Graph, Node
 from archc.layers.base import SELF
 from archc.passes.init_check import scheme
+from archc.pycode import Attr, Expr, Name, call, dotted, flat, self_attribute
 
 _WEIGHT_LOOP = '''
 def {name}(module: nn.Module) -> None:
@@ -58,11 +59,12 @@ def _function(name: str) -> str:
     return "default_init" if name == "default" else _SCHEMES[name][0]
 
 
-def module_ref(path: str, tensor: bool = False) -> str:
-    """Python that reaches the module (or a bare parameter) at a dotted path from `self`."""
-    if all(part.isidentifier() for part in path.split(".")):
-        return "self." + path
-    return f'self.{"get_parameter" if tensor else "get_submodule"}("{path}")'
+def module_ref(path: str, tensor: bool = False) -> Expr:
+    """The expression that reaches the module (or a bare parameter) at a dotted path from
+    `self`."""
+    if all(isinstance(self_attribute(part), Attr) for part in path.split(".")):
+        return dotted("self." + path)
+    return call("self.get_parameter" if tensor else "self.get_submodule", path)
 
 
 def _held(node: Node) -> bool:
@@ -80,7 +82,7 @@ def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
         lines.append(
             f"        # Weight initialization: `init: {comment_text(graph.init)}` for every layer"
         )
-        lines.append(f"        {_function(base)}(self)")
+        lines.append(f"        {flat(call(_function(base), Name('self')))}")
     for node in graph.layers():
         params = [t for t in node.tensors if not t.buffer]
         # A tensor the parent holds (layer scale, class token) is no layer with a weight.
@@ -90,18 +92,18 @@ def init_plan(graph: Graph) -> tuple[list[str], list[str]]:
         if own not in used:
             used.append(own)
         where = source_location(node.span)
-        lines.append(f"        {_function(own)}({module_ref(node.path)})  # {where}")
+        lines.append(f"        {flat(call(_function(own), module_ref(node.path)))}  # {where}")
     frozen = [n for n in graph.layers() if not n.trainable and any(not t.buffer for t in n.tensors)]
     if frozen:
         lines.append("        # Frozen layers (`trainable: false`)")
     for node in frozen:
         ref = module_ref(node.path, tensor=_held(node))
-        lines.append(f"        {ref}.requires_grad_(False)")
+        lines.append(f"        {flat(call(Attr(ref, 'requires_grad_'), False))}")
     sources = []
     for name in sorted(used):
         if name == "default":
             sources.append(_DEFAULT)
         else:
-            function, doc, call = _SCHEMES[name]
-            sources.append(_WEIGHT_LOOP.format(name=function, doc=doc, call=call))
+            function, doc, weight_call = _SCHEMES[name]
+            sources.append(_WEIGHT_LOOP.format(name=function, doc=doc, call=weight_call))
     return sources, lines

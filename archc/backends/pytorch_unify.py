@@ -9,12 +9,11 @@ torchvision's Bottleneck takes (inplanes, planes, stride).
 
 from __future__ import annotations
 
-import ast
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from archc.backends.pytorch_code import Call, Expr, Lit, Seq, flat
+from archc.pycode import BinOp, Call, CodeError, Const, Expr, Name, Seq, flat, names_in
 
 
 @dataclass
@@ -28,8 +27,8 @@ class Mismatch(Exception):
     """The instances differ in structure, not just in numbers."""
 
 
-def torch_defaults(func: str) -> dict[str, str] | None:
-    """Keyword defaults of a torch.nn class named like `nn.Conv2d`, as source text."""
+def torch_defaults(func: str) -> dict[str, Expr] | None:
+    """Keyword defaults of a torch.nn class named like `nn.Conv2d`, as constants."""
     if not func.startswith("nn."):
         return None
     import torch.nn as nn
@@ -38,32 +37,34 @@ def torch_defaults(func: str) -> dict[str, str] | None:
     if cls is None:
         return None
     params = inspect.signature(cls).parameters.values()
-    return {
-        p.name: repr(p.default)
-        for p in params
-        if p.default is not inspect.Parameter.empty and p.name not in ("device", "dtype")
-    }
+    result = {}
+    for p in params:
+        if p.default is inspect.Parameter.empty or p.name in ("device", "dtype"):
+            continue
+        try:
+            result[p.name] = Const(p.default)
+        except CodeError:
+            continue  # not a constant; instances that omit it cannot be unified on it
+    return result
 
 
-def unify(exprs: dict[int, Expr], defaults: dict[str, dict[str, str]]) -> Expr | Slot:
+def unify(exprs: dict[int, Expr], defaults: dict[str, dict[str, Expr]]) -> Expr | Slot:
     """One tree for the instances' trees (instance index -> tree); raise Mismatch."""
     first = next(iter(exprs.values()))
     if all(e == first for e in exprs.values()):
         return first
-    if all(isinstance(e, (Lit, Seq)) for e in exprs.values()):
+    if all(isinstance(e, (Const, Seq)) for e in exprs.values()):
         # Numbers, pairs like (1, 7), tables: one slot for the whole literal.
-        try:
-            return Slot({i: ast.literal_eval(flat(e)) for i, e in exprs.items()})
-        except (ValueError, SyntaxError) as exc:
-            raise Mismatch(str(exc)) from None
+        return Slot({i: _constant(e) for i, e in exprs.items()})
     if not all(isinstance(e, Call) for e in exprs.values()):
         raise Mismatch("different kinds of expression")
-    if len({(e.func, len(e.args)) for e in exprs.values()}) != 1:
+    if len({(flat(e.func), len(e.args)) for e in exprs.values()}) != 1:
         raise Mismatch("different calls")
-    known = defaults.get(first.func)
+    func = flat(first.func)
+    known = defaults.get(func)
     if known is None:
-        known = torch_defaults(first.func) or {}
-        defaults[first.func] = known
+        known = torch_defaults(func) or {}
+        defaults[func] = known
     order = list(known)
     names: list[str] = []
     for e in exprs.values():
@@ -83,12 +84,21 @@ def unify(exprs: dict[int, Expr], defaults: dict[str, dict[str, str]]) -> Expr |
             if key in given:
                 values[i] = given[key]
             elif key in known:
-                values[i] = Lit(known[key])
+                values[i] = known[key]
             else:
-                raise Mismatch(f"no default known for {first.func}({key}=...)")
+                raise Mismatch(f"no default known for {func}({key}=...)")
         kwargs.append((key, unify(values, defaults)))
     comments = _merge_comments([e.comments for e in exprs.values()])
     return Call(first.func, args, kwargs, first.exploded, comments)
+
+
+def _constant(expr: Expr) -> Any:
+    """The value of a constant or of a tuple or list of constants; raise Mismatch."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, Seq):
+        return tuple(_constant(item) for item in expr.items)
+    raise Mismatch(f"{flat(expr)} is not a constant")
 
 
 def _merge_comments(all_comments: list[list[str | None]]) -> list[str | None]:
@@ -124,11 +134,11 @@ def contains_slot(expr: Expr | Slot) -> bool:
 def resolve(expr: Expr | Slot, params: dict[int, dict[str, Any]], used: set[str]) -> Expr:
     """Replace each slot by an expression over the instances' parameters; raise Mismatch."""
     if isinstance(expr, Slot):
-        text = _express(expr.values, params)
-        if text is None:
+        found = _express(expr.values, params)
+        if found is None:
             raise Mismatch(f"no parameter explains the values {list(expr.values.values())}")
-        used.update(name for name in params[next(iter(params))] if _mentions(text, name))
-        return Lit(text)
+        used.update(names_in(found) & set(params[next(iter(params))]))
+        return found
     if isinstance(expr, Seq):
         return Seq(expr.open, [resolve(i, params, used) for i in expr.items])
     if isinstance(expr, Call):
@@ -142,15 +152,11 @@ def resolve(expr: Expr | Slot, params: dict[int, dict[str, Any]], used: set[str]
     return expr
 
 
-def _mentions(text: str, name: str) -> bool:
-    return name in {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _express(values: dict[int, Any], params: dict[int, dict[str, Any]]) -> str | None:
+def _express(values: dict[int, Any], params: dict[int, dict[str, Any]]) -> Expr | None:
     """The simplest expression over the parameters that gives each instance its value."""
     names = list(params[next(iter(values))])
 
@@ -165,20 +171,20 @@ def _express(values: dict[int, Any], params: dict[int, dict[str, Any]]) -> str |
 
     for name in names:
         if fits(lambda p, n=name: p[n]):
-            return name
+            return Name(name)
     ints = [n for n in names if all(_is_int(params[i][n]) for i in values)]
     if not all(_is_int(v) for v in values.values()):
         return None
     for name in ints:
         for k in (2, 3, 4, 6, 8):
             if fits(lambda p, n=name, k=k: p[n] * k):
-                return f"{name} * {k}"
+                return BinOp(Name(name), "*", Const(k))
             if fits(lambda p, n=name, k=k: p[n] // k):
-                return f"{name} // {k}"
+                return BinOp(Name(name), "//", Const(k))
     for a in ints:
         for b in ints:
             if a != b and fits(lambda p, a=a, b=b: p[a] - p[b]):
-                return f"{a} - {b}"
+                return BinOp(Name(a), "-", Name(b))
             if a < b and fits(lambda p, a=a, b=b: p[a] + p[b]):
-                return f"{a} + {b}"
+                return BinOp(Name(a), "+", Name(b))
     return None

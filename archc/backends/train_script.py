@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archc.backends.pytorch_code import doc_text, python_literal
+from archc.backends.pytorch_code import doc_text
 from archc.ir.graph import Graph
 from archc.layers.base import fmt_shape
+from archc.pycode import check_identifier, python_literal
 from archc.spec.loader import folder_name
 from archc.training import Training
 
@@ -32,19 +33,21 @@ def render(graph: Graph) -> str:
             f"training.normalize gives {means} means and {stds} stds, but the "
             f"input has {channels} channel(s)"
         )
+    scores = graph.nodes[graph.output].layer.output_scores
     slots = {
-        "CLASS": graph.class_name,
+        "CLASS": check_identifier(graph.class_name),
         # These three stand in train.py's docstring.
         "NETWORK": doc_text(graph.network),
         "VARIANT": doc_text(graph.variant),
         "SPEC": doc_text(Path(graph.spec_path).as_posix()),
-        "INPUT_SHAPE": repr(tuple(graph.input_shape)),
+        "INPUT_SHAPE": python_literal(tuple(graph.input_shape)),
         "INPUT_TEXT": "x".join(map(str, graph.input_shape)),
         "NUM_CLASSES": str(graph.output_shape[0]),
         "LAST_CLASS": str(graph.output_shape[0] - 1),
         "CONFIG": _literal(config, ""),
-        "FOLDER": folder_name(graph.network, graph.variant),
-        "OUTPUT": graph.nodes[graph.output].layer.output_scores,
+        "RUNS": python_literal(f"runs/{folder_name(graph.network, graph.variant)}"),
+        "OUTPUT": doc_text(scores),
+        "OUTPUT_VALUE": python_literal(scores),
     }
     text = TEMPLATE
     for key, value in slots.items():

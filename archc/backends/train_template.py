@@ -1,5 +1,9 @@
 """The text of a generated train.py; `train_script` fills in the {{...}} slots.
 
+Every slot is filled with checked material only: the class name is an identifier checked
+against archc.pycode's rule, values are Python literals (`python_literal`), and free text
+stands in the docstring through `doc_text`.
+
 Kept as one literal so the generated script stays standalone: it imports only the standard
 library, torch and the sibling model.py (numpy for .npz files and PIL for image folders,
 each only when such data is given).
@@ -47,11 +51,11 @@ from model import {{CLASS}} as Model  # noqa: E402
 INPUT_SHAPE = {{INPUT_SHAPE}}
 NUM_CLASSES = {{NUM_CLASSES}}
 #: What the network outputs: "logits", "penalties" (lower wins) or "probabilities".
-OUTPUT = "{{OUTPUT}}"
+OUTPUT = {{OUTPUT_VALUE}}
 #: The spec's `training:` section, as archc resolved it for this variant.
 CONFIG = {{CONFIG}}
 #: Where checkpoints go unless --out says otherwise.
-RUNS = "runs/{{FOLDER}}"
+RUNS = {{RUNS}}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from archc.layers.base import (
@@ -13,6 +15,7 @@ from archc.layers.base import (
     Window,
     describe_uneven,
     fmt_pair,
+    pair_value,
     spatial,
     window_out,
 )
@@ -94,14 +97,10 @@ class WindowPool(LayerKind):
             text += ", ceil"
         return text
 
-    def _torch_args(self, f: PoolFields) -> list[str]:
-        from archc.layers.base import torch_pair
-
-        args = [torch_pair(f.kernel)]
-        if f.stride != f.kernel:
-            args.append(f"stride={torch_pair(f.stride)}")
-        if max(f.padding):
-            args.append(f"padding={torch_pair(f.padding)}")
-        if f.ceil_mode:
-            args.append("ceil_mode=True")
-        return args
+    def _torch_kwargs(self, f: PoolFields) -> dict[str, Any]:
+        """The keywords the pools share (None: PyTorch's default, left out)."""
+        return {
+            "stride": pair_value(f.stride) if f.stride != f.kernel else None,
+            "padding": pair_value(f.padding) if max(f.padding) else None,
+            "ceil_mode": True if f.ceil_mode else None,
+        }

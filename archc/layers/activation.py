@@ -19,6 +19,7 @@ from archc.layers.base import (
     Shape,
     TorchCode,
 )
+from archc.pycode import INPLACE, call
 
 
 class ActivationFields(FieldsModel):
@@ -59,15 +60,11 @@ class Activation(LayerKind):
         return self.keeps
 
     def torch(self, f: FieldsModel, inputs: list[Shape], out: Shape) -> TorchCode:
-        args = self._torch_args(f)
-        if self.can_inplace:
-            args.append("{inplace}")
-        joined = ", ".join(a for a in args if a)
-        return TorchCode(
-            f"{self.torch_class}({joined})", inplace=self.can_inplace, saves_output=True
-        )
+        inplace = {"inplace": INPLACE} if self.can_inplace else {}
+        code = call(self.torch_class, *self._torch_args(f), **inplace)
+        return TorchCode(code, inplace=self.can_inplace, saves_output=True)
 
-    def _torch_args(self, f: FieldsModel) -> list[str]:
+    def _torch_args(self, f: FieldsModel) -> list[float]:
         return []
 
 
@@ -115,8 +112,8 @@ class LeakyReLU(Activation):
     can_inplace = True
     makes_tensor = False
 
-    def _torch_args(self, f: LeakyReLUFields) -> list[str]:
-        return [] if f.slope == 0.01 else [f"{f.slope!r}"]
+    def _torch_args(self, f: LeakyReLUFields) -> list[float]:
+        return [] if f.slope == 0.01 else [f.slope]
 
     def describe(self, f: LeakyReLUFields) -> str:
         return f"slope {f.slope:g}"
@@ -143,4 +140,4 @@ class ScaledTanh(nn.Module):
         return (Saved(per_example=math.prod(out)),)
 
     def torch(self, f: ActivationFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("ScaledTanh()", helpers=("ScaledTanh",))
+        return TorchCode(call("ScaledTanh"), helpers=("ScaledTanh",))

@@ -15,9 +15,10 @@ from archc.layers.base import (
     TorchCode,
     Window,
     fmt_pair,
+    pair_value,
     spatial,
-    torch_pair,
 )
+from archc.pycode import call
 
 
 class AdaptiveAvgPoolFields(FieldsModel):
@@ -67,5 +68,6 @@ class AdaptiveAvgPool(LayerKind):
         return "global" if f.size == (1, 1) else f"to {fmt_pair(f.size)}"
 
     def torch(self, f: AdaptiveAvgPoolFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        size = "(1, 1)" if f.size == (1, 1) else torch_pair(f.size)
-        return TorchCode(f"nn.AdaptiveAvgPool2d({size})")
+        # torchvision writes the global pool as (1, 1).
+        size = (1, 1) if f.size == (1, 1) else pair_value(f.size)
+        return TorchCode(call("nn.AdaptiveAvgPool2d", size))

@@ -12,6 +12,7 @@ from archc.layers.base import (
     TorchCode,
     fmt_shape,
 )
+from archc.pycode import BinOp, Expr, Input
 
 
 class AddFields(FieldsModel):
@@ -46,4 +47,7 @@ class Add(LayerKind):
         return "+"
 
     def torch(self, f: AddFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(None, call=" + ".join(f"{{{i}}}" for i in range(len(inputs))))
+        total: Expr = Input(0)
+        for k in range(1, len(inputs)):
+            total = BinOp(total, "+", Input(k))
+        return TorchCode(None, call=total)

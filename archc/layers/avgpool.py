@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from archc.layers._pool import PoolFields, WindowPool
-from archc.layers.base import Shape, TorchCode
+from archc.layers.base import Shape, TorchCode, pair_value
+from archc.pycode import call
 
 
 class AvgPoolFields(PoolFields):
@@ -27,7 +28,12 @@ class AvgPool(WindowPool):
     notation = {r"avg-?pool": {"kernel": 2, "stride": 2}}
 
     def torch(self, f: AvgPoolFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        args = self._torch_args(f)
-        if not f.count_include_pad:
-            args.append("count_include_pad=False")
-        return TorchCode(f"nn.AvgPool2d({', '.join(args)})")
+        extra = False if not f.count_include_pad else None
+        return TorchCode(
+            call(
+                "nn.AvgPool2d",
+                pair_value(f.kernel),
+                **self._torch_kwargs(f),
+                count_include_pad=extra,
+            )
+        )

@@ -12,10 +12,12 @@ import math
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from archc.pycode import LAYER, Call, Expr, Input, from_source
 
 Shape = tuple[int, ...]
 
@@ -195,20 +197,23 @@ SAVES_NOTHING: tuple[Saved, ...] = ()
 
 @dataclass
 class TorchCode:
-    """What the PyTorch backend writes for one layer.
+    """What the PyTorch backend writes for one layer, as expression trees (archc.pycode).
 
-    `module` is a constructor expression (`nn.Conv2d(3, 64, kernel_size=3)`), or None for
-    work done in `forward` by `call` alone (merges). `call` is a format string over the
-    input variables `{0}`, `{1}` ... and `{self}` (the module attribute); the default
-    calls the module. `helpers` names helper classes (from `TORCH_HELPERS`) the code needs.
+    `module` is a constructor (`call("nn.Conv2d", 3, 64, 3)`), or None for work done in
+    `forward` by `call` alone (merges). `call` is how forward uses it, over the holes
+    `Input(0)`, `Input(1)` ... and `LAYER` (the module attribute); the default calls the
+    module. `helpers` names helper classes (from `torch_helpers`) the code needs. A kind may
+    also write any of the three as Python source over numbers (`"nn.ReLU({inplace})"`,
+    `"torch.flatten({0}, 1)"`): it is parsed here and held to what generated code may
+    contain (pycode.from_source), so text never reaches model.py as text.
     """
 
-    module: str | None
-    call: str = "{self}({0})"
+    module: Expr | str | None
+    call: Expr | str = field(default_factory=lambda: Call(LAYER, [Input(0)]))
     #: A functional form (`torch.flatten({0}, 1)`) the backend may prefer outside Sequentials.
-    functional: str | None = None
+    functional: Expr | str | None = None
     helpers: tuple[str, ...] = ()
-    #: Whether `module` holds an `{inplace}` slot the backend fills where in-place is safe.
+    #: Whether `module` holds an `INPLACE` keyword the backend fills where in-place is safe.
     inplace: bool = False
     #: Autograd keeps this layer's output for its backward (ReLU, sigmoid, softmax), so the
     #: next layer must not overwrite it in place.
@@ -216,6 +221,15 @@ class TorchCode:
     #: The output may share memory with the input (flatten, identity, eval-mode dropout), so
     #: overwriting it in place would overwrite the input too.
     view: bool = False
+
+    def __post_init__(self) -> None:
+        names = {"nn", "torch", *self.helpers}
+        if isinstance(self.module, str):
+            self.module = from_source(self.module, names)
+        if isinstance(self.call, str):
+            self.call = from_source(self.call, names)
+        if isinstance(self.functional, str):
+            self.functional = from_source(self.functional, names)
 
 
 class LayerKind:
@@ -493,6 +507,15 @@ def fmt_shape(shape: Shape) -> str:
 def fmt_pair(pair: tuple[int, int]) -> str:
     """`3` for a square pair, `1x7` otherwise."""
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def pair_value(pair: tuple[int, int]) -> int | tuple[int, int]:
+    """A pair as PyTorch takes it: `3` when square, `(1, 7)` otherwise."""
+    return pair[0] if pair[0] == pair[1] else (pair[0], pair[1])
+
+
+# The helpers below write code as source, for kinds that describe their PyTorch form as
+# text (parsed and held to the vocabulary by archc.pycode.from_source).
 
 
 def torch_pair(pair: tuple[int, int]) -> str:

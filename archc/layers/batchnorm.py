@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, PositiveFloat
 
 from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, Tensor, TorchCode
+from archc.pycode import call
 
 
 class BatchNormFields(FieldsModel):
@@ -56,13 +57,13 @@ class BatchNorm(LayerKind):
 
     def torch(self, f: BatchNormFields, inputs: list[Shape], out: Shape) -> TorchCode:
         cls = "nn.BatchNorm2d" if len(inputs[0]) == 3 else "nn.BatchNorm1d"
-        args = [str(inputs[0][0])]
-        if f.eps != 1e-5:
-            args.append(f"eps={f.eps!r}")
-        if f.momentum != 0.1:
-            args.append(f"momentum={f.momentum!r}")
-        if not f.affine:
-            args.append("affine=False")
-        if not f.track_running_stats:
-            args.append("track_running_stats=False")
-        return TorchCode(f"{cls}({', '.join(args)})")
+        return TorchCode(
+            call(
+                cls,
+                inputs[0][0],
+                eps=f.eps if f.eps != 1e-5 else None,
+                momentum=f.momentum if f.momentum != 0.1 else None,
+                affine=None if f.affine else False,
+                track_running_stats=None if f.track_running_stats else False,
+            )
+        )

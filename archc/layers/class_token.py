@@ -13,6 +13,7 @@ from archc.layers.base import (
     TorchCode,
     sequence,
 )
+from archc.pycode import LAYER, Attr, Input, call, index, method
 
 
 class ClassTokenFields(FieldsModel):
@@ -49,7 +50,9 @@ class ClassToken(LayerKind):
 
     def torch(self, f: ClassTokenFields, inputs: list[Shape], out: Shape) -> TorchCode:
         # torchvision starts the token at zero; expand() makes one view per example.
+        x = Input(0)
+        batch = index(Attr(x, "shape"), 0)
         return TorchCode(
-            f"nn.Parameter(torch.zeros(1, 1, {out[1]}))",
-            call="torch.cat([{self}.expand({0}.shape[0], -1, -1), {0}], dim=1)",
+            call("nn.Parameter", call("torch.zeros", 1, 1, out[1])),
+            call=call("torch.cat", [method(LAYER, "expand", batch, -1, -1), x], dim=1),
         )

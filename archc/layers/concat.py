@@ -12,6 +12,7 @@ from archc.layers.base import (
     TorchCode,
     fmt_shape,
 )
+from archc.pycode import Input, call
 
 
 class ConcatFields(FieldsModel):
@@ -52,5 +53,4 @@ class Concat(LayerKind):
         return "concat"
 
     def torch(self, f: ConcatFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        args = ", ".join(f"{{{i}}}" for i in range(len(inputs)))
-        return TorchCode(None, call=f"torch.cat([{args}], 1)")
+        return TorchCode(None, call=call("torch.cat", [Input(k) for k in range(len(inputs))], 1))

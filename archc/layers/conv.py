@@ -19,11 +19,11 @@ from archc.layers.base import (
     Window,
     describe_uneven,
     fmt_pair,
-    kwargs,
+    pair_value,
     spatial,
-    torch_pair,
     window_out,
 )
+from archc.pycode import call
 
 
 def _to_padding(value: Any) -> Any:
@@ -244,30 +244,25 @@ class ConnectionTableConv2d(nn.Module):
 
     def torch(self, f: ConvFields, inputs: list[Shape], out: Shape) -> TorchCode:
         pad = resolve_padding(f)
-        padding = "'same'" if pad == "same" else (torch_pair(pad) if max(pad) else None)
-        common = kwargs(
-            stride=torch_pair(f.stride) if max(f.stride) > 1 else None,
-            padding=padding,
-            dilation=torch_pair(f.dilation) if max(f.dilation) > 1 else None,
-        )
+        common = {
+            "stride": pair_value(f.stride) if max(f.stride) > 1 else None,
+            "padding": "same" if pad == "same" else (pair_value(pad) if max(pad) else None),
+            "dilation": pair_value(f.dilation) if max(f.dilation) > 1 else None,
+        }
+        bias = None if f.bias else False
         if f.connections is not None:
-            table = (
-                "("
-                + ", ".join(
-                    "(" + ", ".join(map(str, maps)) + ("," if len(maps) == 1 else "") + ")"
-                    for maps in f.connections
-                )
-                + ")"
+            table = tuple(tuple(maps) for maps in f.connections)
+            code = call("ConnectionTableConv2d", table, pair_value(f.kernel), **common, bias=bias)
+            return TorchCode(code, helpers=("ConnectionTableConv2d",))
+        groups = f.groups if f.groups > 1 else None
+        return TorchCode(
+            call(
+                "nn.Conv2d",
+                inputs[0][0],
+                f.out,
+                pair_value(f.kernel),
+                **common,
+                groups=groups,
+                bias=bias,
             )
-            extra = ", ".join(x for x in (common, "bias=False" if not f.bias else "") if x)
-            args = f"{table}, {torch_pair(f.kernel)}" + (f", {extra}" if extra else "")
-            return TorchCode(f"ConnectionTableConv2d({args})", helpers=("ConnectionTableConv2d",))
-        args = [str(inputs[0][0]), str(f.out), torch_pair(f.kernel)]
-        extra = kwargs(
-            stride=torch_pair(f.stride) if max(f.stride) > 1 else None,
-            padding=padding,
-            dilation=torch_pair(f.dilation) if max(f.dilation) > 1 else None,
-            groups=f.groups if f.groups > 1 else None,
-            bias=None if f.bias else "False",
         )
-        return TorchCode(f"nn.Conv2d({', '.join(args + ([extra] if extra else []))})")

@@ -7,6 +7,7 @@ import math
 from pydantic import Field
 
 from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
+from archc.pycode import call
 
 
 class DropoutFields(FieldsModel):
@@ -41,5 +42,4 @@ class Dropout(LayerKind):
         return f"p {f.p:g}"
 
     def torch(self, f: DropoutFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        module = "nn.Dropout()" if f.p == 0.5 else f"nn.Dropout(p={f.p!r})"
-        return TorchCode(module, view=True)
+        return TorchCode(call("nn.Dropout", p=None if f.p == 0.5 else f.p), view=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
+from archc.pycode import Input, call
 
 
 class FlattenFields(FieldsModel):
@@ -32,4 +33,6 @@ class Flatten(LayerKind):
         return SAVES_NOTHING
 
     def torch(self, f: FlattenFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Flatten()", functional="torch.flatten({0}, 1)", view=True)
+        return TorchCode(
+            call("nn.Flatten"), functional=call("torch.flatten", Input(0), 1), view=True
+        )

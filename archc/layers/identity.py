@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archc.layers.base import SAVES_NOTHING, FieldsModel, LayerKind, Saved, Shape, TorchCode
+from archc.pycode import call
 
 
 class IdentityFields(FieldsModel):
@@ -26,4 +27,4 @@ class Identity(LayerKind):
         return SAVES_NOTHING
 
     def torch(self, f: IdentityFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Identity()", view=True)
+        return TorchCode(call("nn.Identity"), view=True)

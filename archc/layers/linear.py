@@ -17,6 +17,7 @@ from archc.layers.base import (
     feature_size,
     fmt_shape,
 )
+from archc.pycode import call
 
 
 class LinearFields(FieldsModel):
@@ -82,5 +83,5 @@ class Linear(LayerKind):
         return str(f.out)
 
     def torch(self, f: LinearFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        bias = "" if f.bias else ", bias=False"
-        return TorchCode(f"nn.Linear({inputs[0][-1]}, {f.out}{bias})")
+        bias = None if f.bias else False
+        return TorchCode(call("nn.Linear", inputs[0][-1], f.out, bias=bias))

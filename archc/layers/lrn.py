@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from archc.layers.base import FieldsModel, LayerKind, Saved, Shape, TorchCode, spatial
+from archc.pycode import call
 
 
 class LRNFields(FieldsModel):
@@ -50,6 +51,4 @@ class LRN(LayerKind):
         )
 
     def torch(self, f: LRNFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(
-            f"nn.LocalResponseNorm({f.size}, alpha={f.alpha!r}, beta={f.beta!r}, k={f.k!r})"
-        )
+        return TorchCode(call("nn.LocalResponseNorm", f.size, alpha=f.alpha, beta=f.beta, k=f.k))

@@ -11,6 +11,7 @@ from archc.layers.base import (
     TorchCode,
     spatial,
 )
+from archc.pycode import Input, method
 
 
 class MapToTokensFields(FieldsModel):
@@ -46,4 +47,5 @@ class MapToTokens(LayerKind):
         return True
 
     def torch(self, f: MapToTokensFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(None, call="{0}.flatten(2).transpose(1, 2)", view=True)
+        tokens = method(method(Input(0), "flatten", 2), "transpose", 1, 2)
+        return TorchCode(None, call=tokens, view=True)

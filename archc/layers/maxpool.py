@@ -7,7 +7,8 @@ import math
 from pydantic import Field
 
 from archc.layers._pool import PoolFields, WindowPool
-from archc.layers.base import Pair, Saved, Shape, TorchCode, torch_pair
+from archc.layers.base import Pair, Saved, Shape, TorchCode, pair_value
+from archc.pycode import call
 
 
 class MaxPoolFields(PoolFields):
@@ -35,7 +36,7 @@ class MaxPool(WindowPool):
         return (Saved("input"), Saved(per_example=math.prod(out), dtype="int64"))
 
     def torch(self, f: MaxPoolFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        args = self._torch_args(f)
-        if max(f.dilation) > 1:
-            args.append(f"dilation={torch_pair(f.dilation)}")
-        return TorchCode(f"nn.MaxPool2d({', '.join(args)})")
+        dilation = pair_value(f.dilation) if max(f.dilation) > 1 else None
+        return TorchCode(
+            call("nn.MaxPool2d", pair_value(f.kernel), **self._torch_kwargs(f), dilation=dilation)
+        )

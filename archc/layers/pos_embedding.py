@@ -13,6 +13,7 @@ from archc.layers.base import (
     TorchCode,
     sequence,
 )
+from archc.pycode import LAYER, BinOp, Input, call, method
 
 
 class PosEmbeddingFields(FieldsModel):
@@ -49,7 +50,5 @@ class PosEmbedding(LayerKind):
     def torch(self, f: PosEmbeddingFields, inputs: list[Shape], out: Shape) -> TorchCode:
         tokens, dim = out
         # torchvision's initialization: normal with standard deviation 0.02.
-        return TorchCode(
-            f"nn.Parameter(torch.empty(1, {tokens}, {dim}).normal_(std=0.02))",
-            call="{0} + {self}",
-        )
+        start = method(call("torch.empty", 1, tokens, dim), "normal_", std=0.02)
+        return TorchCode(call("nn.Parameter", start), call=BinOp(Input(0), "+", LAYER))

@@ -14,6 +14,7 @@ from archc.layers.base import (
     TorchCode,
     fmt_shape,
 )
+from archc.pycode import call
 
 
 class RBFFields(FieldsModel):
@@ -78,4 +79,4 @@ class RBF(nn.Module):
         return f"{f.out} fixed"
 
     def torch(self, f: RBFFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(f"RBF({inputs[0][0]}, {f.out})", helpers=("RBF",))
+        return TorchCode(call("RBF", inputs[0][0], f.out), helpers=("RBF",))

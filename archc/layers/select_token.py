@@ -14,6 +14,7 @@ from archc.layers.base import (
     TorchCode,
     sequence,
 )
+from archc.pycode import Input, Slice, index
 
 
 class SelectTokenFields(FieldsModel):
@@ -54,4 +55,4 @@ class SelectToken(LayerKind):
         return True
 
     def torch(self, f: SelectTokenFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(None, call=f"{{0}}[:, {int(f.index)}]", view=True)
+        return TorchCode(None, call=index(Input(0), Slice(), int(f.index)), view=True)

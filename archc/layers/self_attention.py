@@ -12,9 +12,9 @@ from archc.layers.base import (
     Tensor,
     TorchCode,
     heads_of,
-    kwargs,
     sequence,
 )
+from archc.pycode import LAYER, Input, call, index
 
 
 class SelfAttentionFields(FieldsModel):
@@ -93,13 +93,14 @@ class SelfAttention(LayerKind):
         )
 
     def torch(self, f: SelfAttentionFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        extra = kwargs(
-            dropout=repr(f.dropout) if f.dropout else None,
-            bias=None if f.bias else "False",
-            batch_first="True",
+        module = call(
+            "nn.MultiheadAttention",
+            out[1],
+            f.heads,
+            dropout=f.dropout if f.dropout else None,
+            bias=None if f.bias else False,
+            batch_first=True,
         )
-        return TorchCode(
-            f"nn.MultiheadAttention({out[1]}, {f.heads}, {extra})",
-            # need_weights=False lets torch take its fused scaled-dot-product path.
-            call="{self}({0}, {0}, {0}, need_weights=False)[0]",
-        )
+        x = Input(0)
+        # need_weights=False lets torch take its fused scaled-dot-product path.
+        return TorchCode(module, call=index(call(LAYER, x, x, x, need_weights=False), 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archc.layers.base import SAVES_OUTPUT, FieldsModel, LayerKind, Saved, Shape, TorchCode
+from archc.pycode import call
 
 
 class SoftmaxFields(FieldsModel):
@@ -27,4 +28,4 @@ class Softmax(LayerKind):
         return SAVES_OUTPUT
 
     def torch(self, f: SoftmaxFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode("nn.Softmax(dim=1)", saves_output=True)
+        return TorchCode(call("nn.Softmax", dim=1), saves_output=True)

@@ -17,6 +17,7 @@ from archc.layers.base import (
     Window,
     spatial,
 )
+from archc.pycode import call
 
 
 class SubsampleFields(FieldsModel):
@@ -84,4 +85,4 @@ class Subsample(nn.Module):
         return f"{f.kernel}x{f.kernel}/{f.kernel}"
 
     def torch(self, f: SubsampleFields, inputs: list[Shape], out: Shape) -> TorchCode:
-        return TorchCode(f"Subsample({inputs[0][0]}, {f.kernel})", helpers=("Subsample",))
+        return TorchCode(call("Subsample", inputs[0][0], f.kernel), helpers=("Subsample",))

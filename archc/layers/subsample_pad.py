@@ -15,6 +15,7 @@ from archc.layers.base import (
     Window,
     spatial,
 )
+from archc.pycode import call
 
 
 class SubsamplePadFields(FieldsModel):
@@ -70,4 +71,4 @@ class SubsamplePad(nn.Module):
 
     def torch(self, f: SubsamplePadFields, inputs: list[Shape], out: Shape) -> TorchCode:
         extra = f.out - inputs[0][0]
-        return TorchCode(f"SubsamplePad({extra}, {f.stride})", helpers=("SubsamplePad",))
+        return TorchCode(call("SubsamplePad", extra, f.stride), helpers=("SubsamplePad",))

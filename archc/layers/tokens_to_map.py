@@ -17,6 +17,7 @@ from archc.layers.base import (
     fmt_shape,
     sequence,
 )
+from archc.pycode import Input, method
 
 
 class TokensToMapFields(FieldsModel):
@@ -74,4 +75,5 @@ class TokensToMap(LayerKind):
 
     def torch(self, f: TokensToMapFields, inputs: list[Shape], out: Shape) -> TorchCode:
         d, h, w = out
-        return TorchCode(None, call=f"{{0}}.transpose(1, 2).reshape(-1, {d}, {h}, {w})")
+        tokens = method(Input(0), "transpose", 1, 2)
+        return TorchCode(None, call=method(tokens, "reshape", -1, d, h, w))

@@ -15,6 +15,7 @@ from archc.spec.names import (
     class_name_problem,
     layer_name_problem,
     param_name_problem,
+    shadows_generated_code,
 )
 from archc.spec.source import LocDict, decode_text, parse_yaml, read_text
 from archc.spec.validate import validate
@@ -186,6 +187,9 @@ class Spec:
         if class_name is None or not variants:
             base = class_name or _identifier(self.network).upper()
             class_name = base if not variants else f"{base}_{_identifier(name).upper()}"
+            while shadows_generated_code(class_name):
+                # A derived name that would shadow a helper (network `rbf`: class `RBF`).
+                class_name += "_"
         return Variant(
             name,
             params,

@@ -187,15 +187,20 @@ def param_name_problem(name: object, entry_keys: frozenset[str] | set[str]) -> s
     return problem
 
 
-def class_name_problem(name: object) -> str | None:
-    """Why `name` cannot name the generated class, or None."""
-    problem = _base_problem(name)
-    if problem is None and (
+def shadows_generated_code(name: str) -> bool:
+    """Whether a class of this name would hide something model.py uses or defines."""
+    return (
         name in CODE_NAMES
         or name in INIT_FUNCTIONS
         or name in helper_names()
         or hasattr(builtins, name)
-    ):
+    )
+
+
+def class_name_problem(name: object) -> str | None:
+    """Why `name` cannot name the generated class, or None."""
+    problem = _base_problem(name)
+    if problem is None and shadows_generated_code(name):
         problem = f"'{name}' is reserved (it would shadow a name the generated code uses)"
     return problem
 

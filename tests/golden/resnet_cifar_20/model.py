@@ -26,19 +26,18 @@ class SubsamplePad(nn.Module):
 
 class Basic(nn.Module):
     """Two 3x3 convs with BatchNorm and an identity shortcut added before the last ReLU; the
-    shortcut subsamples and zero-pads channels where the shape changes (option A).
+    shortcut subsamples and zero-pads channels where the shape changes (option A). The caller
+    builds `shortcut` where an instance has it (None leaves it out).
     """
 
-    def __init__(self, in_channels, planes, stride=1, shortcut=False) -> None:
+    def __init__(self, in_channels, planes, stride=1, shortcut=None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = None
-        if shortcut:
-            self.shortcut = SubsamplePad(in_channels, 2)
+        self.shortcut = shortcut
         self.relu_out = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,12 +67,14 @@ class ResNet20(nn.Module):
             Basic(16, 16),  # resnet_cifar.yaml:52  -> 32x32x16
         )
         self.layer2 = nn.Sequential(
-            Basic(16, 32, stride=2, shortcut=True),  # resnet_cifar.yaml:53  -> 16x16x32
+            # resnet_cifar.yaml:53  -> 16x16x32
+            Basic(16, 32, stride=2, shortcut=SubsamplePad(16, 2)),
             Basic(32, 32),  # resnet_cifar.yaml:53  -> 16x16x32
             Basic(32, 32),  # resnet_cifar.yaml:53  -> 16x16x32
         )
         self.layer3 = nn.Sequential(
-            Basic(32, 64, stride=2, shortcut=True),  # resnet_cifar.yaml:54  -> 8x8x64
+            # resnet_cifar.yaml:54  -> 8x8x64
+            Basic(32, 64, stride=2, shortcut=SubsamplePad(32, 2)),
             Basic(64, 64),  # resnet_cifar.yaml:54  -> 8x8x64
             Basic(64, 64),  # resnet_cifar.yaml:54  -> 8x8x64
         )
