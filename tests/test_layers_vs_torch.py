@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archc.layers import REGISTRY, ShapeError
+from archc.pycode import Name, fill, flat
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -435,7 +436,7 @@ def _run_call(call, *values):
     # The tensors are globals of the evaluation, so a comprehension in the expression (the
     # channel order of channel_shuffle) sees them as it sees a forward's locals.
     scope = {"torch": torch, **dict(zip(names, values, strict=True))}
-    return eval(call.format(*names), scope)
+    return eval(flat(fill(call, [Name(n) for n in names], None)), scope)
 
 
 @given(st.integers(1, 4), VOLUME3)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archc.layers.base import SELF, Tensor
+from archc.pycode import flat
 from tests.test_layers_vs_torch import archc_layer, assert_tensors, torch_output
 
 torch = pytest.importorskip("torch")
@@ -261,7 +262,7 @@ def test_window_attention(window, rows, cols, heads, shift, odd):
     # The generated helper computes what torchvision computes, with the same index buffer.
     code = kind.torch(model, [(h, w, c)], out)
     cls = helper_class(kind, "ShiftedWindowAttention")
-    module = eval(code.module, {"ShiftedWindowAttention": cls}).eval()
+    module = eval(flat(code.module), {"ShiftedWindowAttention": cls}).eval()
     with torch.no_grad():
         module.qkv.load_state_dict(qkv.state_dict())
         module.proj.load_state_dict(proj.state_dict())
