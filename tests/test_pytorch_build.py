@@ -142,3 +142,53 @@ def test_generated_zoo_passes_ruff_check_and_format(tmp_path):
         text=True,
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+LAYER_SCALE_IN_A_SEQUENTIAL = """\
+archc: 1
+network: scaled_net
+input: [8, 6, 6]
+blocks:
+  scaled:
+    sequential: true
+    layers:
+      - {type: conv, out: 8, kernel: 3}
+      - {type: layer_scale, over: channels}
+      - {type: relu}
+      - {type: conv, out: 4, kernel: 1}
+layers:
+  - {type: scaled}
+"""
+
+
+def test_an_unnamed_layer_scale_in_a_sequential_takes_its_kinds_name(tmp_path):
+    """As in torchvision's blocks, the scale is the attribute `layer_scale` and only the
+    modules are numbered (it used to be numbered too: `add_module("1", nn.Parameter)`)."""
+    import torch
+    from torch import nn
+
+    class Reference(nn.Module):  # torch's own naming of such a module
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_module("0", nn.Conv2d(8, 8, 3))
+            self.layer_scale = nn.Parameter(torch.full((8, 1, 1), 1e-6))
+            self.add_module("1", nn.ReLU())
+            self.add_module("2", nn.Conv2d(8, 4, 1))
+
+    spec = tmp_path / "scaled.yaml"
+    spec.write_text(LAYER_SCALE_IN_A_SEQUENTIAL)
+    done = archc_build(str(spec), "--target", "pytorch", "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    run = fresh_python(
+        "import sys, torch\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from scaled_net_default.model import SCALED_NET\n"
+        "model = SCALED_NET()\n"
+        "print(tuple(model(torch.randn(1, 8, 6, 6)).shape))\n"
+        "print(*model.state_dict())\n",
+        str(tmp_path / "out"),
+    )
+    assert run.returncode == 0, run.stderr
+    shape, keys = run.stdout.splitlines()
+    assert shape == "(1, 4, 4, 4)"
+    assert keys.split() == [f"scaled.{key}" for key in Reference().state_dict()]

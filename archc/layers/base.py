@@ -257,6 +257,10 @@ class LayerKind:
     makes_tensor: ClassVar[bool] = True
     #: The output is a view of input 0 (flatten, identity): it shares its memory.
     aliases_input: ClassVar[bool] = False
+    #: A tensor held by the parent module (see above), not a module: unnamed inside a
+    #: numbered Sequential it takes its kind's name (`layer_scale`), as torchvision's
+    #: blocks do, and the modules after it are numbered as if it were not there.
+    held_by_parent: ClassVar[bool] = False
     #: Paper notation that stands for this kind: regex -> fields (strings name regex groups).
     notation: ClassVar[dict[str, dict[str, Any]]] = {}
     #: The Graphviz colour family of the kind (conv, pool, norm, act, fc, merge, gate, other).

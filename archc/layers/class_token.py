@@ -30,6 +30,7 @@ class ClassToken(LayerKind):
     """Learned class token, prepended to every sequence (`torch.cat([token, x], 1)`)."""
 
     type = "class_token"
+    held_by_parent = True
     Fields = ClassTokenFields
     family = "other"
     shape_rule = "(T + 1) x D: the token first, then the input's T tokens"

@@ -43,6 +43,7 @@ class LayerScale(LayerKind):
     """
 
     type = "layer_scale"
+    held_by_parent = True
     Fields = LayerScaleFields
     family = "norm"
     param_rule = "C (one scale per channel), or N over the last axis"

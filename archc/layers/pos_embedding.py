@@ -30,6 +30,7 @@ class PosEmbedding(LayerKind):
     """Learned position embedding, one vector per token, added to the sequence."""
 
     type = "pos_embedding"
+    held_by_parent = True
     Fields = PosEmbeddingFields
     shape_rule = "the input's sequence T x D, unchanged"
     param_rule = "T * D (a 1 x T x D parameter held by the enclosing module, named after the entry)"

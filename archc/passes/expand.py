@@ -59,6 +59,8 @@ class Scope:
     #: Names archc gave unnamed entries (`relu_1`), with the entry's place: the summary
     #: shows them, but `inputs:` may not name them (inserting a layer would renumber them).
     generated: dict[str, Span] = field(default_factory=dict)
+    #: Tensors held by the container (layer scale): a Sequential's numbers skip them.
+    held: int = 0
     #: Whether entries train by default: `trainable: false` on a Sequential or a block
     #: instance freezes everything inside it unless an entry says otherwise.
     trainable: bool = True
@@ -382,12 +384,15 @@ class Expander:
                 result.append(None)
         return result
 
-    def _child_name(self, entry: LocDict, scope: Scope, default: str) -> str | None:
+    def _child_name(
+        self, entry: LocDict, scope: Scope, default: str, held: bool = False
+    ) -> str | None:
+        """The entry's name in its scope; `held`: a tensor the container holds."""
         name = entry.get("name")
         container = scope.container
         if name is None:
-            if scope.sequential:
-                name = str(len(container.children))
+            if scope.sequential and not held:
+                name = str(len(container.children) - scope.held)
             else:
                 n = scope.counters.get(default, 0)
                 name = default if n == 0 else f"{default}_{n}"
@@ -404,6 +409,7 @@ class Expander:
             )
             return None
         scope.used.add(name)
+        scope.held += held
         return name
 
     def _path(self, container: Module, name: str) -> str:
@@ -512,7 +518,7 @@ class Expander:
             inputs = self._recovered(kind, fields, inputs)
             if inputs is None:
                 return None
-        name = self._child_name(entry, scope, kind.type)
+        name = self._child_name(entry, scope, kind.type, kind.held_by_parent)
         if name is None:
             return None
         path = self._path(scope.container, name)
