@@ -723,13 +723,14 @@ def lsp() -> None:
 
 
 @main.command("import")
-@click.argument("source", metavar="MODULE:FACTORY")
+@click.argument("source", metavar="MODULE:FACTORY|FILE.onnx")
 @click.option(
     "--input",
     "input_shape",
-    required=True,
+    default=None,
     metavar="C,H,W",
-    help="The model's input volume without the batch axis (3,224,224).",
+    help="The model's input volume without the batch axis (3,224,224); required for a "
+    "PyTorch model, read from the graph's input for an ONNX file.",
 )
 @click.option(
     "--args",
@@ -754,12 +755,15 @@ def lsp() -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite the -o file if it exists.")
 def import_(source, input_shape, call_args, output, network, partial, force) -> None:
-    """Write a spec for an existing PyTorch model (`torchvision.models:resnet18`).
+    """Write a spec for an existing PyTorch model (`torchvision.models:resnet18`) or an
+    ONNX file (`model.onnx`).
 
     MODULE is imported and FACTORY called, so this runs that code: use it on models you
     trust. The model is built on the meta device where it allows (no weights allocated)
     and traced with torch.fx; module paths become entry names, so the spec regenerates the
-    model's state_dict keys, which are checked before anything is written.
+    model's state_dict keys, which are checked before anything is written. An ONNX file is
+    only parsed, never run (files over 2 GiB are refused); its initializer and node names
+    give the module paths where the exporter kept them (torch's TorchScript exporter).
     """
     from archc.importer.cli import run_import
 

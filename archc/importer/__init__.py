@@ -84,6 +84,20 @@ def from_module(
 
 def _check_keys(model: Any, text: str) -> int:
     """Load the spec with archc; its state_dict must equal the model's (keys, shapes, order)."""
+    ours = spec_state(text)
+    theirs = [(key, tuple(value.shape)) for key, value in model.state_dict().items()]
+    if ours != theirs:
+        differ = next(
+            (f"{a} against {b}" for a, b in zip(ours, theirs, strict=False) if a != b),
+            f"{len(ours)} entries against {len(theirs)}",
+        )
+        raise ImportFailed(f"the spec's state_dict differs from the model's: {differ}", text=text)
+    return len(ours)
+
+
+def spec_state(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The state_dict (keys and shapes) of the spec `text` as archc builds it; ImportFailed
+    if archc rejects the spec."""
     import archc
     from archc.diagnostics import SpecError
 
@@ -95,15 +109,7 @@ def _check_keys(model: Any, text: str) -> int:
         except SpecError as exc:
             problems = "; ".join(d.message for d in exc.diagnostics[:3])
             raise ImportFailed(f"archc rejects the imported spec: {problems}", text=text) from None
-    ours = [(key, tuple(t.shape)) for key, t in graph.state_dict()]
-    theirs = [(key, tuple(value.shape)) for key, value in model.state_dict().items()]
-    if ours != theirs:
-        differ = next(
-            (f"{a} against {b}" for a, b in zip(ours, theirs, strict=False) if a != b),
-            f"{len(ours)} entries against {len(theirs)}",
-        )
-        raise ImportFailed(f"the spec's state_dict differs from the model's: {differ}", text=text)
-    return len(ours)
+    return [(key, tuple(t.shape)) for key, t in graph.state_dict()]
 
 
 def _network_name(class_name: str) -> str:

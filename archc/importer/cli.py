@@ -14,11 +14,12 @@ import click
 
 from archc.diagnostics import one_line
 from archc.importer import ImportFailed, from_module
+from archc.importer.onnx_import import from_onnx
 
 
 def run_import(
     source: str,
-    input_shape: str,
+    input_shape: str | None,
     call_args: str | None,
     output: str | None,
     network: str | None,
@@ -26,13 +27,21 @@ def run_import(
     force: bool,
 ) -> int:
     """The command; returns its exit status (1 for a model that cannot be imported)."""
-    shape = _shape(input_shape)
+    onnx_file = source.lower().endswith(".onnx")
+    if input_shape is None and not onnx_file:
+        raise click.UsageError("--input C,H,W is required for a PyTorch model")
+    shape = _shape(input_shape) if input_shape is not None else None
+    if onnx_file and call_args is not None:
+        raise click.UsageError("--args is for a PyTorch FACTORY, not an ONNX file")
     args, kwargs = _arguments(call_args)
     if output is not None and Path(output).exists() and not force:
         raise click.UsageError(f"{output} exists; --force overwrites it")
-    model = _model(source, args, kwargs)
     try:
-        imported = from_module(model, shape, network, source=source, partial=partial)
+        if onnx_file:
+            imported = from_onnx(source, shape, network, partial=partial)
+        else:
+            model = _model(source, args, kwargs)
+            imported = from_module(model, shape, network, source=source, partial=partial)
     except ImportFailed as failure:
         for gap in failure.gaps:
             where = f"{source}:{gap.path}" if gap.path else source
@@ -48,9 +57,11 @@ def run_import(
         return 0
     _write(Path(output), imported.text)
     checked = (
-        f"{imported.keys_checked} state_dict entries checked against the model"
+        f"{imported.keys_checked} state_dict entries checked against the "
+        + ("ONNX initializers" if onnx_file else "model")
         if imported.keys_checked
-        else "not checked: partial"
+        else "not checked: "
+        + ("no initializer names to check" if onnx_file and not imported.notes else "partial")
     )
     click.echo(f"wrote {output} ({checked})", err=True)
     return 0
