@@ -83,8 +83,26 @@ def test_resnet_keeps_its_module_hierarchy(tmp_path):
     assert "{name: fc, type: linear, out: num_classes}" in text
 
 
+class _LastAxisLinear(torch.nn.Module):
+    """nn.Linear over a volume's last axis: exported as MatMul of the transposed weight,
+    then Add of the bias (constant first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.fc = torch.nn.Linear(6, 5)
+
+    def forward(self, x):
+        return self.fc(self.conv(x))
+
+
+def test_matmul_then_bias_is_one_linear_layer(tmp_path):
+    imported = _round_trip(_LastAxisLinear(), (3, 8, 8), tmp_path)
+    assert "{name: fc, type: linear, out: num_classes, over: last}" in imported.text
+
+
 _ZOO_FAST = {"squeezenet"}
-_ZOO_MAPPED = ["squeezenet", "regnet", "mnasnet", "mobilenet_v1", "mobilenet_v2", "preact_resnet"]
+_ZOO_MAPPED = ["squeezenet", "mnasnet", "mobilenet_v1", "mobilenet_v2", "preact_resnet"]
 
 
 @pytest.mark.parametrize(
@@ -111,6 +129,18 @@ def test_zoo_helper_modules_are_reported_at_their_nodes(tmp_path):
     with pytest.raises(ImportFailed) as failure:
         from_onnx(tmp_path / "m.onnx")
     assert "/act1/Mul" in {gap.path for gap in failure.value.gaps}
+
+
+@pytest.mark.slow
+def test_module_names_archc_cannot_write_are_reported(tmp_path):
+    """torchvision's RegNet names its blocks `block1-0`, which no spec entry can be named."""
+    path = SPECS / "regnet.yaml"
+    _export(archc.compile(path), archc.load(path).graph.input_shape, tmp_path / "m.onnx")
+    with pytest.raises(ImportFailed) as failure:
+        from_onnx(tmp_path / "m.onnx")
+    gaps = {gap.path: gap.what for gap in failure.value.gaps}
+    conv = "/trunk_output/block1/block1-0/proj/proj.0/Conv"
+    assert gaps[conv] == "module name 'block1-0' is not an archc name"
 
 
 def test_unmapped_op_is_located_at_its_node(tmp_path):

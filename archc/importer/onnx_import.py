@@ -209,6 +209,12 @@ def _map_nodes(graph: Any) -> tuple[list[_Node], list[Gap]]:
             entry, reads, param = {"type": "identity"}, [node.input[0]] if node.input else [], None
             entry["doc"] = f"TODO: {node.op_type} not mapped"
         path = _module_path(node.name, param and known.real(param), scoped)
+        odd = [part for part in path if not _valid_part(part)]
+        if odd:
+            # torchvision's RegNet names its blocks `block1-0`: no spec entry has that
+            # name, so the keys could not be kept.
+            gaps.append(Gap(where, f"module name {odd[0]!r} is not an archc name"))
+            path = [_identifier(part) or "module" for part in path]
         nodes.append(_Node(entry, path, [known.real(r) for r in reads], node.output[0], where))
     gaps += _fold_bias_adds(nodes)
     return nodes, gaps
@@ -362,7 +368,9 @@ def _matmul(node: Any, attrs: dict, known: _Graph) -> Mapped:
     if weight.ndim != 2 or source is None:
         raise Unmapped("a product with a weight not stored as PyTorch's [out, in]")
     # A linear layer without its bias for now; an Add of its bias follows (_fold_bias_adds).
-    return {"type": "linear", "out": int(weight.shape[1]), "bias": False}, [node.input[0]], source
+    # PyTorch exports nn.Linear on more than a vector as a product over the last axis.
+    entry = {"type": "linear", "out": int(weight.shape[1]), "over": "last", "bias": False}
+    return entry, [node.input[0]], source
 
 
 def _merge(kind: str) -> Callable[..., Mapped]:
@@ -371,8 +379,9 @@ def _merge(kind: str) -> Callable[..., Mapped]:
             raise Unmapped(f"axis={attrs['axis']} (archc concatenates channels)")
         constant = [known.value(i) is not None for i in node.input]
         if any(constant):
-            if kind == "add" and len(node.input) == 2 and constant[1]:
-                return {"type": "add", "bias_of": node.input[1]}, [node.input[0]], None
+            if kind == "add" and len(node.input) == 2 and constant.count(True) == 1:
+                bias, data = node.input if constant[0] else node.input[::-1]
+                return {"type": "add", "bias_of": bias}, [data], None
             raise Unmapped("a constant operand (archc merges tensors)")
         return {"type": kind}, list(node.input), None
 
@@ -505,8 +514,7 @@ def _module_path(node_name: str, param: str | None, scoped: bool) -> list[str]:
             else:
                 parts += segment.split(".")
             previous = segment
-        if all(_valid_part(p) for p in parts):
-            return parts
+        return parts
     if param and "." in param and param.rsplit(".", 1)[1] in ("weight", "bias"):
         parts = param.rsplit(".", 1)[0].split(".")
         if all(_valid_part(p) for p in parts):
