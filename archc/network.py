@@ -24,10 +24,11 @@ class Network:
         from archc.passes.counts import totals
 
         t = totals(self.graph)
+        output = self.graph.nodes[self.graph.output].volume
         return (
             f"<archc.Network {self.name} / {self.variant} ({self.class_name}): "
             f"{len(self.graph.layers())} layers, {fmt_shape(self.graph.input_shape)} -> "
-            f"{fmt_shape(self.graph.output_shape)}, {si(t.params)} params, {si(t.macs)} MACs>"
+            f"{output}, {si(t.params)} params, {si(t.macs)} MACs>"
         )
 
     def __str__(self) -> str:

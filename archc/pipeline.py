@@ -13,6 +13,7 @@ from archc.passes.dead_code import find_dead
 from archc.passes.expand import expand
 from archc.passes.freeze import freeze
 from archc.passes.init_check import check_init
+from archc.passes.layout import layouts
 from archc.passes.receptive_field import receptive_fields
 from archc.spec.loader import Spec, load_spec
 
@@ -35,6 +36,7 @@ def analyse(
     count(graph)
     find_dead(graph, reporter)
     receptive_fields(graph)
+    layouts(graph)
     return graph
 
 

@@ -134,7 +134,7 @@ def node_label(node: Node) -> str:
         return Html(f"<<b>input</b><br/>{esc(fmt_shape(node.shape))}>")
     kind = esc(_kind_text(node))
     lines = [f"<b>{kind}</b>"] if _auto_name(node) else [f"<b>{esc(node.name)}</b>", kind]
-    lines.append(esc(fmt_shape(node.shape)))
+    lines.append(esc(node.volume))
     if node.counts.params:
         lines.append(_params_text(node.counts.params))
     return Html("<" + "<br/>".join(lines) + ">")
@@ -158,7 +158,7 @@ def module_label(graph: Graph, module: Module) -> str:
     lines = [
         f"<b>{esc(module.path)}</b>",
         esc(what),
-        esc(fmt_shape(graph.nodes[module.output].shape)),
+        esc(graph.nodes[module.output].volume),
     ]
     params = sum(n.counts.params for n in nodes)
     if params:
@@ -266,12 +266,12 @@ def _edges(view: _View) -> list[_Edge]:
                 # Collapsing can fold a shortcut onto the main path: then it is not one.
                 edges[(src, dst)].skip &= skip
                 continue
-            shape = graph.nodes[source].shape
-            gate = _family(node) == "gate" and shape != node.shape
-            label = f"gate {fmt_shape(shape)}" if gate else fmt_shape(shape)
+            volume = graph.nodes[source].volume
+            gate = _family(node) == "gate" and graph.nodes[source].shape != node.shape
+            label = f"gate {volume}" if gate else volume
             edges[(src, dst)] = _Edge(src, dst, label, skip, gate)
     result = list(edges.values())
-    result.append(_Edge(view.rep[graph.output], OUTPUT_ID, fmt_shape(graph.output_shape), False))
+    result.append(_Edge(view.rep[graph.output], OUTPUT_ID, graph.nodes[graph.output].volume, False))
     return result
 
 
@@ -425,7 +425,7 @@ def to_dot(graph: Graph, collapse: int | None = None, direction: str = "TB") -> 
                 out.append(f"{indent}}}")
 
     emit(graph.root, 0, "  ")
-    output_label = Html(f"<<b>output</b><br/>{esc(fmt_shape(graph.output_shape))}>")
+    output_label = Html(f"<<b>output</b><br/>{esc(graph.nodes[graph.output].volume)}>")
     out.append(
         "  "
         + _stmt(

@@ -52,7 +52,7 @@ def _module_doc(graph: Graph) -> list[str]:
         lines += textwrap.wrap(doc_text(graph.description), 100)
         lines.append("")
     lines.append(
-        f"Input {fmt_shape(graph.input_shape)} -> output {fmt_shape(graph.output_shape)}; "
+        f"Input {fmt_shape(graph.input_shape)} -> output {graph.nodes[graph.output].volume}; "
         f"{total.params:,} parameters ({si(total.params)}), {si(total.macs)} MACs per image."
     )
     lines.append("Edit the spec and rebuild rather than editing this file.")

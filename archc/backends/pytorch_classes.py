@@ -27,7 +27,7 @@ from archc.backends.pytorch_code import (
 from archc.backends.pytorch_forward import MODULE_CALL, forward_statements, steps_of
 from archc.backends.pytorch_unify import Mismatch, contains_slot, resolve, unify
 from archc.ir.graph import Graph, Module, Node
-from archc.layers.base import SELF, TorchCode, fmt_shape
+from archc.layers.base import SELF, TorchCode
 from archc.pycode import (
     Attr,
     Call,
@@ -192,9 +192,9 @@ class Generator:
         code = self.codes[node.id]
         return fill(code.module, [], None, inplace=self.inplace.get(node.id, False))
 
-    def comment(self, span, shape) -> str:
+    def comment(self, span, output: Node) -> str:
         """`vgg.yaml:14  -> 224x224x64`."""
-        return f"{source_location(span)}  -> {fmt_shape(shape)}"
+        return f"{source_location(span)}  -> {output.volume}"
 
     def child_expr(self, child: Module | Node) -> Expr:
         """The constructor expression of a child: a layer, a Sequential or a class call."""
@@ -204,8 +204,8 @@ class Generator:
             items, comments = [], []
             for item in child.children:
                 items.append(self.child_expr(item))
-                shape = item.shape if isinstance(item, Node) else self._shape(item.output)
-                comments.append(self.comment(item.span, shape))
+                output = item if isinstance(item, Node) else self.graph.nodes[item.output]
+                comments.append(self.comment(item.span, output))
             notes = [item.doc for item in child.children]
             return Call(dotted("nn.Sequential"), items, [], True, comments, notes)
         return self.call_for(child)
@@ -239,7 +239,7 @@ class Generator:
             self._loc(module.children[st.step].span) if st.step is not None else None
             for st in statements
         ]
-        shapes = [fmt_shape(self._shape(st.value)) for st in statements]
+        shapes = [self.graph.nodes[st.value].volume for st in statements]
         params: dict[str, Any] = {"in_channels": self._shape(module.input)[0]}
         for key, value in module.args.items():
             params[key] = _frozen(value)

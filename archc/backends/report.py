@@ -134,7 +134,7 @@ def report_data(graph: Graph) -> dict[str, Any]:
                     "kind": "the network's input",
                     "hyper": "",
                     "in": [],
-                    "out": fmt_shape(node.shape),
+                    "out": node.volume,
                     "params": 0,
                     "macs": 0,
                     "acts": node.counts.activation_elements,
@@ -154,9 +154,9 @@ def report_data(graph: Graph) -> dict[str, Any]:
                 "type": row["type"],
                 "kind": node.layer.first_line().replace("`", ""),
                 "hyper": row["hyper"],
-                "in": [fmt_shape(graph.nodes[i].shape) for i in node.inputs],
+                "in": [graph.nodes[i].volume for i in node.inputs],
                 "inputs": row["inputs"],
-                "out": fmt_shape(node.shape),
+                "out": node.volume,
                 "params": row["params"],
                 "trainable": row["trainable_params"],
                 "buffers": row["buffer_elements"],
@@ -180,8 +180,8 @@ def report_data(graph: Graph) -> dict[str, Any]:
                 "block": module.block,
                 "depth": _depth(module),
                 "layers": len(members),
-                "in": fmt_shape(graph.nodes[module.input].shape),
-                "out": fmt_shape(graph.nodes[module.output].shape),
+                "in": graph.nodes[module.input].volume,
+                "out": graph.nodes[module.output].volume,
                 "params": sum(n.counts.params for n in members),
                 "macs": sum(n.counts.macs for n in members),
                 "file": module.span.file,
@@ -305,7 +305,7 @@ def _table(data: dict[str, Any], graph: Graph) -> str:
     foot = (
         f'<tr><th colspan="6">totals: {len(graph.layers())} layers, input '
         f"{html.escape(fmt_shape(graph.input_shape))}, output "
-        f"{html.escape(fmt_shape(graph.output_shape))}</th>"
+        f"{html.escape(graph.nodes[graph.output].volume)}</th>"
         f'<td class="num">{human(t.params)}</td><td class="num">{human(t.macs)}</td>'
         f'<td class="num">{human(t.activation_elements)}</td><td colspan="2"></td></tr>'
     )
@@ -333,7 +333,7 @@ def _totals(graph: Graph) -> str:
     t = totals(graph)
     items = [
         ("input", fmt_shape(graph.input_shape)),
-        ("output", fmt_shape(graph.output_shape)),
+        ("output", graph.nodes[graph.output].volume),
         ("layers", str(len(graph.layers()))),
         ("params", f"{human(t.params)} ({si(t.params)})"),
         ("MACs", f"{human(t.macs)} ({si(t.macs)})"),

@@ -204,7 +204,7 @@ def _folded_row(graph: Graph, path: str, members: list[Node]) -> tuple[str, ...]
         path,
         kind,
         f"{len(members)} layers",
-        fmt_shape(output.shape),
+        output.volume,
         human(params) if params else "",
         human(macs) if macs else "",
         human(acts) if acts else "",
@@ -219,7 +219,7 @@ def node_row(node: Node, dead: bool = False) -> tuple[str, ...]:
         node.path,
         f"{node.type} (dead)" if dead else node.type,
         "" if node.kind == INPUT else node.layer.describe(node.fields),
-        fmt_shape(node.shape),
+        node.volume,
         human(c.params) if c.params else "",
         human(c.macs) if c.macs else "",
         human(c.activation_elements) if c.activation_elements else "",
@@ -293,7 +293,7 @@ def to_markdown(graph: Graph, depth: int | None = None, memory: Any = None) -> s
     title = f"# {graph.network} / {graph.variant} ({graph.class_name})\n\n"
     intro = f"{graph.description.strip()}\n\n" if graph.description.strip() else ""
     intro += (
-        f"Input {fmt_shape(graph.input_shape)}, output {fmt_shape(graph.output_shape)}; "
+        f"Input {fmt_shape(graph.input_shape)}, output {graph.nodes[graph.output].volume}; "
         f"spec `{graph.spec_path}`.\n\n"
     )
     columns = (*COLUMNS, KEPT) if memory is not None else COLUMNS

@@ -7,7 +7,6 @@ from typing import Any
 
 from archc.backends.pytorch_code import doc_text
 from archc.ir.graph import Graph
-from archc.layers.base import fmt_shape
 from archc.pycode import check_identifier, python_literal
 from archc.spec.loader import folder_name
 from archc.training import Training
@@ -21,7 +20,7 @@ def render(graph: Graph) -> str:
     config = training.model_dump(mode="json")
     if len(graph.output_shape) != 1:
         # A classifier's scores are a vector; train.py's loss needs one.
-        shape = fmt_shape(graph.output_shape)
+        shape = graph.nodes[graph.output].volume
         raise ValueError(
             f"train.py needs a network that outputs a vector of class scores; "
             f"{graph.network} [{graph.variant}] outputs {shape}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.diagnostics import Span
-from archc.layers.base import SELF, LayerKind, Shape, Tensor, tensor_key
+from archc.layers.base import SELF, LayerKind, Shape, Tensor, fmt_shape, tensor_key
 
 INPUT = "input"
 LAYER = "layer"
@@ -69,6 +69,14 @@ class Node:
     receptive_field: ReceptiveField | None = None
     #: The entry's `doc:` text (a comment above the layer in generated code).
     doc: str | None = None
+    #: Its map is held channels last (H, W, C), as after ConvNeXt's and Swin's permute:
+    #: `shape` stays positional; only how the volume is written depends on it.
+    channels_last: bool = False
+
+    @property
+    def volume(self) -> str:
+        """The output volume as archc writes it (`56x56x96`, whatever the layout)."""
+        return fmt_shape(self.shape, self.channels_last)
 
     @property
     def type(self) -> str:

@@ -333,6 +333,11 @@ class LayerKind:
         """A description of input pixels the window never covers, or None."""
         return None
 
+    def channels_last(self, f: Any, inputs: list[bool]) -> bool:
+        """Whether the output map is held channels last (H, W, C), given which inputs are:
+        most kinds keep their first input's layout; permute and the Swin kinds say."""
+        return bool(inputs) and inputs[0]
+
     def describe(self, f: Any) -> str:
         """Key hyperparameters in a few characters (`11x11/4, 96`)."""
         return ""
@@ -500,9 +505,12 @@ def feature_size(shape: Shape, over: str | None, layer: str) -> int:
     return shape[-1]
 
 
-def fmt_shape(shape: Shape) -> str:
-    """A volume in the lecture's notation: 55x55x96 (H x W x C), or 4096 for a vector."""
-    if len(shape) == 3:
+def fmt_shape(shape: Shape, channels_last: bool = False) -> str:
+    """A volume in the lecture's notation: 55x55x96 (H x W x C), or 4096 for a vector.
+
+    Shapes are positional, channels first (C, H, W); `channels_last`: this one is a map
+    held as (H, W, C) after a permute, already in the order it is written."""
+    if len(shape) == 3 and not channels_last:
         c, h, w = shape
         return f"{h}x{w}x{c}"
     return "x".join(str(s) for s in shape)

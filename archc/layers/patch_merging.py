@@ -54,6 +54,9 @@ class PatchMerging(nn.Module):
 ''',
     }
 
+    def channels_last(self, f: PatchMergingFields, inputs: list[bool]) -> bool:
+        return True  # it takes and gives Swin's channels-last map
+
     def infer(self, f: PatchMergingFields, inputs: list[Shape]) -> Shape:
         h, w, c = channels_last(inputs[0], "patch_merging")
         if h % 2 or w % 2:

@@ -71,6 +71,12 @@ class Permute(LayerKind):
             )
         return tuple(shape[d - 1] for d in f.dims[1:])
 
+    def channels_last(self, f: PermuteFields, inputs: list[bool]) -> bool:
+        if len(f.dims) != 4:
+            return False
+        channels = 3 if inputs[0] else 1  # the channel axis, counted with the batch axis
+        return f.dims.index(channels) == 3
+
     def describe(self, f: PermuteFields) -> str:
         return str(f.dims)
 

@@ -150,6 +150,9 @@ class ShiftedWindowAttention(nn.Module):
 ''',
     }
 
+    def channels_last(self, f: WindowAttentionFields, inputs: list[bool]) -> bool:
+        return True  # it takes and gives Swin's channels-last map
+
     def infer(self, f: WindowAttentionFields, inputs: list[Shape]) -> Shape:
         h, w, c = channels_last(inputs[0], "window_attention")
         heads_of(c, f.heads, inputs[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from archc.diagnostics import Diagnostic
 from archc.ir.graph import Module, Node
-from archc.layers.base import REGISTRY, fmt_shape
+from archc.layers.base import REGISTRY
 from archc.lsp.document import Document, Entry
 from archc.lsp.text import Position, Range, word_at
 from archc.spec.model import ENTRY_KEYS
@@ -96,7 +96,7 @@ def _nodes_text(document: Document, nodes: list[Node]) -> str:
     graph = document.graph()
     parts = []
     for node in nodes[:HOVER_INSTANCES]:
-        inputs = ", ".join(fmt_shape(graph.nodes[i].shape) for i in node.inputs)
+        inputs = ", ".join(graph.nodes[i].volume for i in node.inputs)
         hyper = node.layer.describe(node.fields)
         c = node.counts
         figures = [f"params {c.params:,}", f"MACs {c.macs:,}"]
@@ -105,7 +105,7 @@ def _nodes_text(document: Document, nodes: list[Node]) -> str:
             figures.append(f"receptive field {_pair(rf.size)} / {_pair(rf.jump)}")
         parts.append(
             f"**{node.path}** `{node.type}`{' ' + hyper if hyper else ''}\n\n"
-            f"{inputs} → **{fmt_shape(node.shape)}**\n\n" + " · ".join(figures)
+            f"{inputs} → **{node.volume}**\n\n" + " · ".join(figures)
         )
     return _with_more(parts, len(nodes), document)
 
@@ -120,8 +120,8 @@ def _instances_text(document: Document, modules: list[Module]) -> str:
         what = f"block `{module.block}`" if module.block else "sequential"
         parts.append(
             f"**{module.path}** ({what}, {len(nodes)} layers)\n\n"
-            f"{fmt_shape(graph.nodes[module.input].shape)} → "
-            f"**{fmt_shape(graph.nodes[module.output].shape)}**\n\n"
+            f"{graph.nodes[module.input].volume} → "
+            f"**{graph.nodes[module.output].volume}**\n\n"
             f"params {params:,} · MACs {macs:,}"
         )
     return _with_more(parts, len(modules), document)
