@@ -184,6 +184,25 @@ def test_malformed_file_is_a_clean_error(tmp_path):
     assert not out.exists()
 
 
+def test_parseable_but_malformed_graph_is_a_clean_error(tmp_path):
+    from onnx import TensorProto, helper, save
+
+    # A group that is a list, not a number.
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="/conv/Conv", group=[2, 3])
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 1, 1], [0.0] * 12)
+    graph = helper.make_graph(
+        [conv],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weight],
+    )
+    save(helper.make_model(graph), tmp_path / "odd.onnx")
+    with pytest.raises(ImportFailed) as failure:
+        from_onnx(tmp_path / "odd.onnx")
+    assert "malformed ONNX graph" in failure.value.message
+
+
 def test_file_over_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
     factory, shape = MODELS["resnet"]
     _export(factory(), shape, tmp_path / "net.onnx")

@@ -90,10 +90,17 @@ def from_onnx(
     graph = model.graph
     shape = input_shape or _input_shape(graph)
     name = network or _identifier(Path(path).stem.lower()) or "imported"
-    nodes, gaps = _map_nodes(graph)
-    if gaps and not partial:
-        raise ImportFailed(f"{len(gaps)} node(s) have no archc equivalent", gaps)
-    root, scope_gaps = _tree(nodes, graph)
+    try:
+        nodes, gaps = _map_nodes(graph)
+        if not nodes:
+            raise ImportFailed(f"{path}: no node of the graph reads its input")
+        if gaps and not partial:
+            raise ImportFailed(f"{len(gaps)} node(s) have no archc equivalent", gaps)
+        root, scope_gaps = _tree(nodes, graph)
+    except (IndexError, KeyError, TypeError, ValueError, StopIteration, RecursionError) as exc:
+        # A node without its inputs or outputs, an attribute of the wrong type, a graph
+        # that reads what nothing makes: the file is not a model archc can read.
+        raise ImportFailed(f"{path}: malformed ONNX graph ({type(exc).__name__})") from None
     if scope_gaps:
         raise ImportFailed("the graph's scopes cannot be written as spec entries", scope_gaps)
     from archc.layers.base import REGISTRY
