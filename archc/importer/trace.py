@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.importer.mapping import Unmapped, function_name, map_function, map_module
+from archc.spec.names import layer_name_problem
 
 
 @dataclass
@@ -132,9 +133,17 @@ def trace(model: Any, partial: bool = False) -> Traced:
         parent_path = path.rpartition(".")[0]
         parent = scope_for(parent_path)
         scope = Scope(path, path.rpartition(".")[2], modules[path], parent=parent)
+        check_name(scope.name, path)
         parent.items.append(scope)
         scopes[path] = scope
         return scope
+
+    def check_name(name: str, path: str) -> None:
+        # Numbered children (nn.Sequential's) are written unnamed; any other name must be
+        # one archc accepts, or the spec could not regenerate the key (RegNet's block1-0).
+        problem = None if name.isdigit() else layer_name_problem(name)
+        if problem:
+            gaps.append(Gap(path, f"module name {name!r} cannot name an archc entry: {problem}"))
 
     def unique(scope: Scope, base: str) -> str:
         taken = names.setdefault(id(scope), set())
@@ -205,6 +214,7 @@ def trace(model: Any, partial: bool = False) -> Traced:
             reads = reads[:1]  # query, key and value are one tensor
         scope = scope_for(container)
         item = Item(unique(scope, name), entry, reads, node, path)
+        check_name(item.name, path)
         scope.items.append(item)
         producer[node] = item
         owner[node] = scope
