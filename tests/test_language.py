@@ -149,6 +149,55 @@ layers:
     assert rows["block.pointwise"]["output_shape"] == [64, 12, 12]
 
 
+def test_an_imported_file_shares_its_functions(tmp_path):
+    (tmp_path / "shared.yaml").write_text("""\
+functions:
+  make_divisible:
+    params: {v: ~, divisor: 8}
+    let:
+      rounded: max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return: "rounded + divisor if rounded < 0.9 * v else rounded"
+""")
+    spec = tmp_path / "net.yaml"
+    spec.write_text("""\
+network: shared_functions
+input: [3, 8, 8]
+imports: [shared.yaml]
+params: {width: 0.25}
+layers:
+  - {name: narrow, type: conv, out: make_divisible(32 * width), kernel: 1}
+  - {name: wide, type: conv, out: "make_divisible(44, 16)", kernel: 1}
+""")
+    rows = layers_of(spec, None)
+    # torchvision's _make_divisible(8.0, 8) == 8 and _make_divisible(44, 16) == 48.
+    assert rows["narrow"]["output_shape"] == [8, 8, 8]
+    assert rows["wide"]["output_shape"] == [48, 8, 8]
+
+
+def test_a_function_defined_in_the_spec_and_an_import_is_located(tmp_path):
+    (tmp_path / "shared.yaml").write_text(
+        "functions:\n  half:\n    params: {v: ~}\n    return: v // 2\n"
+    )
+    spec = tmp_path / "net.yaml"
+    spec.write_text("""\
+network: twice
+input: [3, 8, 8]
+imports: [shared.yaml]
+functions:
+  half:
+    params: {v: ~}
+    return: v / 2
+layers:
+  - {type: conv, out: half(8), kernel: 1}
+""")
+    with pytest.raises(SpecError) as info:
+        archc.load(spec)
+    (problem,) = info.value.diagnostics
+    assert problem.code == "E-FUNCTION-DUPLICATE"
+    text = problem.format()  # at the import's copy, naming the spec's
+    assert "shared.yaml:2:3: error" in text and "also at" in text and "net.yaml:5:3" in text
+
+
 def test_all_errors_reported_at_once(write_spec):
     path = write_spec("""\
 network: broken

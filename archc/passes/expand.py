@@ -28,7 +28,6 @@ from archc.passes import block_memo
 from archc.spec import params as param_values
 from archc.spec.expr import BudgetExceeded, ExprError, evaluate
 from archc.spec.expr import budget as expression_budget
-from archc.spec.functions import load_functions
 from archc.spec.loader import Spec, Variant
 from archc.spec.model import ENTRY_KEYS
 from archc.spec.names import copy_name_problem, layer_name_problem
@@ -87,7 +86,7 @@ class Expander:
         self.block_stack: list[str] = []
         self.limit_hit = False
         self.left_out_merges: list[tuple[str, Span, list[int]]] = []
-        self.functions = load_functions(spec.raw, reporter)
+        self.functions = spec.functions
         self.words = _text_words(spec)
         self.cost_reported = False  # the expression budget ran out (reported once)
         # Deep networks repeat a few layer configurations many times (ResNet-152: 515 layers,

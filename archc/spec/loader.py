@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archc.diagnostics import Reporter, Span, SpecError, did_you_mean, quote
+from archc.spec.functions import SpecFunction, load_functions
 from archc.spec.model import ENTRY_KEYS, BlockFile, BlockSpec, SpecFile, VariantSpec
 from archc.spec.names import (
     MAX_NAME_LENGTH,
@@ -65,6 +66,9 @@ class Spec:
     file: SpecFile
     raw: LocDict
     blocks: dict[str, Block] = field(default_factory=dict)
+    #: Its `functions:` and those of the files it imports, by name, with where each is.
+    functions: dict[str, SpecFunction] = field(default_factory=dict)
+    function_spans: dict[str, Span] = field(default_factory=dict)
 
     @property
     def network(self) -> str:
@@ -416,6 +420,7 @@ def _collect_blocks(
         if not _valid_params(name, raw_blocks[name], reporter):
             continue
         spec.blocks[name] = Block(name, block, raw_blocks[name], raw_blocks.key_span(name))
+    _collect_functions(spec, raw, reporter)
     raw_imports = raw.get("imports") or []
     for i, target in enumerate(imports):
         span = raw_imports.item_span(i) if hasattr(raw_imports, "item_span") else raw.span
@@ -451,6 +456,22 @@ def _collect_blocks(
                 )
         for diagnostic in sub.diagnostics:
             reporter._add(diagnostic)
+
+
+def _collect_functions(spec: Spec, raw: LocDict, reporter: Reporter) -> None:
+    """Add the `functions:` of one file (the spec or an imported one) to the spec's."""
+    section = raw.get("functions")
+    for name, function in load_functions(raw, reporter).items():
+        span = section.key_span(name)
+        if name in spec.functions:
+            reporter.error(
+                "E-FUNCTION-DUPLICATE",
+                f"function '{name}' is defined twice (also at {spec.function_spans[name]})",
+                span,
+            )
+            continue
+        spec.functions[name] = function
+        spec.function_spans[name] = span
 
 
 def _resolved(path: Path) -> Path:

@@ -142,8 +142,8 @@ class SpecFile(Strict):
     init: str | None = Field(None, description="default weight initialization")
     imports: list[str] = Field(
         default=[],
-        description="files of shared blocks, relative to this file and inside the spec's "
-        "folder (or the folder given with --import-root)",
+        description="files of shared blocks and functions, relative to this file and inside "
+        "the spec's folder (or the folder given with --import-root)",
     )
     blocks: dict[str, BlockSpec] = Field(default={}, description="blocks by name")
     functions: dict[str, FunctionSpec] = Field(
@@ -159,9 +159,10 @@ class SpecFile(Strict):
 
 
 class BlockFile(Strict):
-    """A file of shared blocks, imported by specs."""
+    """A file of shared blocks and functions, imported by specs."""
 
     archc: int = 1
     description: str = ""
     imports: list[str] = Field(default=[])
     blocks: dict[str, BlockSpec] = Field(default={})
+    functions: dict[str, FunctionSpec] = Field(default={})
