@@ -38,9 +38,14 @@ def _helper_kinds(graph) -> set[str]:
 
 
 def _round_trip(model, shape, tmp_path, tolerance=1e-5):
-    imported = from_module(model, shape)
+    return assert_rebuilds(model, from_module(model, shape).text, shape, tmp_path, tolerance)
+
+
+def assert_rebuilds(model, text: str, shape, tmp_path, tolerance: float):
+    """The spec `text` builds a model with `model`'s state_dict keys and shapes in order
+    that, given `model`'s weights, gives its outputs; returns the spec's path."""
     path = tmp_path / "imported.yaml"
-    path.write_text(imported.text)
+    path.write_text(text)
     rebuilt = archc.compile(path)
     ours = [(k, tuple(v.shape)) for k, v in rebuilt.state_dict().items()]
     theirs = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]

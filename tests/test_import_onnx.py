@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from tests.import_models import MODELS  # noqa: E402
-from tests.test_import import _cli, _Upsampler  # noqa: E402
+from tests.test_import import _cli, _Upsampler, assert_rebuilds  # noqa: E402
 
 
 def _export(model, shape, path) -> None:
@@ -43,19 +43,7 @@ def _round_trip(model, shape, tmp_path, tolerance=1e-5):
     _export(model, shape, onnx_path)
     imported = from_onnx(onnx_path)
     assert imported.keys_checked > 0
-    spec = tmp_path / "imported.yaml"
-    spec.write_text(imported.text)
-    rebuilt = archc.compile(spec)
-    ours = [(k, tuple(v.shape)) for k, v in rebuilt.state_dict().items()]
-    theirs = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
-    assert ours == theirs
-    rebuilt.load_state_dict(model.state_dict())
-    rebuilt.eval()
-    torch.manual_seed(0)
-    x = torch.randn(2, *shape)
-    with torch.no_grad():
-        expected, got = model(x), rebuilt(x)
-    assert torch.allclose(got, expected, rtol=tolerance, atol=tolerance * expected.abs().max())
+    assert_rebuilds(model, imported.text, shape, tmp_path, tolerance)
     return imported
 
 
