@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from archc.diagnostics import Reporter
+from archc.diagnostics import Reporter, SpecError
 from archc.gc_pause import paused_gc
 from archc.ir.graph import Graph
 from archc.passes.counts import count
@@ -30,7 +30,14 @@ def analyse(
     `overrides` are `--set` settings: parameter values, or `training.FIELD` values.
     """
     reporter = reporter or Reporter()
-    graph = expand(spec, spec.variant(variant, reporter, overrides), reporter)
+    try:
+        graph = expand(spec, spec.variant(variant, reporter, overrides), reporter)
+    except SpecError:
+        # A bad function definition is reported beside what the analysis found without it.
+        _add_function_problems(spec, reporter)
+        raise SpecError(reporter.diagnostics) from None
+    _add_function_problems(spec, reporter)
+    reporter.check()
     check_init(graph, spec.raw.value_span("init"), reporter)
     freeze(graph, spec, reporter)
     count(graph)
@@ -38,6 +45,12 @@ def analyse(
     receptive_fields(graph)
     layouts(graph)
     return graph
+
+
+def _add_function_problems(spec: Spec, reporter: Reporter) -> None:
+    """The definitions' problems, listed first: they stand at the top of the file."""
+    new = [p for p in spec.function_problems if p not in reporter.diagnostics]
+    reporter.diagnostics[0:0] = new
 
 
 def load(

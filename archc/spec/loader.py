@@ -68,6 +68,9 @@ class Spec:
     blocks: dict[str, Block] = field(default_factory=dict)
     #: Its `functions:` and those of the files it imports, by name, with where each is.
     functions: dict[str, SpecFunction] = field(default_factory=dict)
+    #: Problems with function definitions: reported with each variant's analysis, so a
+    #: bad function leaves the rest of the spec checked (a call to it says it is unknown).
+    function_problems: list = field(default_factory=list)
     function_spans: dict[str, Span] = field(default_factory=dict)
 
     @property
@@ -458,8 +461,15 @@ def _collect_blocks(
             reporter._add(diagnostic)
 
 
-def _collect_functions(spec: Spec, raw: LocDict, reporter: Reporter) -> None:
-    """Add the `functions:` of one file (the spec or an imported one) to the spec's."""
+def _collect_functions(spec: Spec, raw: LocDict, loading: Reporter) -> None:
+    """Add the `functions:` of one file (the spec or an imported one) to the spec's; their
+    problems wait in `spec.function_problems` for the analysis."""
+    reporter = Reporter()
+    _add_functions(spec, raw, reporter)
+    spec.function_problems += reporter.diagnostics
+
+
+def _add_functions(spec: Spec, raw: LocDict, reporter: Reporter) -> None:
     section = raw.get("functions")
     for name, function in load_functions(raw, reporter).items():
         span = section.key_span(name)
