@@ -504,4 +504,8 @@ class _Feedback:
         """Print `error: TEXT` (above the progress bar while it shows)."""
         from rich.text import Text
 
-        self._console().print(Text.assemble(("error", "red"), f": {text}"), highlight=False)
+        # One line, as written (no wrapping inside a path or a word), with control characters
+        # escaped: the text may quote a checkpoint's or a library's message.
+        self._console().print(
+            Text.assemble(("error", "red"), f": {one_line(text)}"), highlight=False, soft_wrap=True
+        )

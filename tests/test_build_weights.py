@@ -89,6 +89,8 @@ def test_a_checkpoint_is_read_as_untrusted_input(tmp_path, capfd):
     )
     assert result.exit_code == 1
     assert "cannot read checkpoint" in result.output
+    # torch's message holds terminal escapes: they are shown escaped, never sent raw.
+    assert "\x1b" not in result.output
     assert "pickled code ran" not in result.output + capfd.readouterr().out
 
 
